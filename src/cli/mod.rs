@@ -1,7 +1,9 @@
 //! The `pulse` command line: one file per subcommand, each with its clap `Args` and a `run`.
 
+pub mod bench;
 pub mod check_config;
 pub mod classify;
+pub mod eval;
 pub mod output;
 
 use crate::config::Config;
@@ -38,6 +40,10 @@ pub enum Command {
     CheckConfig(check_config::Args),
     /// Classify texts with the configured classifier.
     Classify(classify::Args),
+    /// Measure a classifier against labelled data (VADER ground truth or TweetEval).
+    Eval(eval::Args),
+    /// Run a benchmark and print its figures.
+    Bench(bench::Args),
 }
 
 /// What every command gets: where the config is.
@@ -61,6 +67,8 @@ impl Cli {
         match self.command {
             Command::CheckConfig(a) => check_config::run(&a, &g).await,
             Command::Classify(a) => classify::run(&a, &g).await,
+            Command::Eval(a) => eval::run(&a, &g).await,
+            Command::Bench(a) => bench::run(&a, &g).await,
         }
     }
 }
