@@ -8,8 +8,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const SYLLABLES: &[&str] = &[
-    "zen", "tri", "vox", "lum", "ka", "nor", "bel", "quo", "ra", "dex", "mi", "tor", "syn",
-    "pha", "gal", "ion", "cor", "vel", "ux", "ar",
+    "zen", "tri", "vox", "lum", "ka", "nor", "bel", "quo", "ra", "dex", "mi", "tor", "syn", "pha",
+    "gal", "ion", "cor", "vel", "ux", "ar",
 ];
 const SOURCES: &[&str] = &["hackernews", "reddit", "mastodon", "rss", "lemmy"];
 const POSITIVE: &[&str] = &[
@@ -99,7 +99,9 @@ impl Generator {
     fn product(&mut self) -> usize {
         let total = *self.cumulative.last().unwrap_or(&1.0);
         let x = self.rng.gen::<f64>() * total;
-        self.cumulative.partition_point(|c| *c < x).min(self.names.len() - 1)
+        self.cumulative
+            .partition_point(|c| *c < x)
+            .min(self.names.len() - 1)
     }
 
     /// A time with diurnal volume: more posts in the (UTC) afternoon than at night.
@@ -131,7 +133,8 @@ impl Generator {
         let source = SOURCES[self.rng.gen_range(0..SOURCES.len())];
         let text = format!(
             "{} (#{})",
-            t.replace("{p}", &name).replace("{n}", &self.rng.gen_range(1..40).to_string()),
+            t.replace("{p}", &name)
+                .replace("{n}", &self.rng.gen_range(1..40).to_string()),
             self.seq
         );
         RawMention {
@@ -171,6 +174,9 @@ mod tests {
             assert_eq!(found.len(), 1, "{}", x.text);
             counts[ps.iter().position(|p| p.name == found[0]).unwrap()] += 1;
         }
-        assert!(counts[0] > counts[10] && counts[10] > counts[49], "{counts:?}");
+        assert!(
+            counts[0] > counts[10] && counts[10] > counts[49],
+            "{counts:?}"
+        );
     }
 }

@@ -14,8 +14,11 @@ use std::time::Instant;
 
 /// A config for `products` generated products and nothing else.
 pub fn bench_config(products: usize, seed: u64, store: &Path) -> Config {
-    let mut config = Config::parse("[[products]]\nname = \"placeholder\"\n", Path::new("bench.toml"))
-        .expect("static config parses");
+    let mut config = Config::parse(
+        "[[products]]\nname = \"placeholder\"\n",
+        Path::new("bench.toml"),
+    )
+    .expect("static config parses");
     config.products = generate::products(products, seed);
     config.store.path = store.to_path_buf();
     config
@@ -51,14 +54,18 @@ pub fn ingest(
         let store = Store::open(&path)?;
         let classifier = crate::sentiment::build(&config.classifier)?;
         let pipeline = Pipeline::new(&config, store.clone(), classifier);
-        let mentions = generate::Generator::new(&config.products, seed + i as u64, end, 90).take(count);
+        let mentions =
+            generate::Generator::new(&config.products, seed + i as u64, end, 90).take(count);
         let start = Instant::now();
         let mut stored = 0;
         for chunk in mentions.chunks(batch) {
             stored += pipeline.ingest(chunk.to_vec(), true)?.stored;
         }
         let ours = start.elapsed().as_secs_f64();
-        anyhow::ensure!(stored == count, "stored {stored} of {count} generated mentions");
+        anyhow::ensure!(
+            stored == count,
+            "stored {stored} of {count} generated mentions"
+        );
 
         // Reference: the same mention bytes, straight into sled.
         let pairs: Vec<(sled::IVec, sled::IVec)> = store
@@ -69,7 +76,10 @@ pub fn ingest(
         drop(pipeline);
         drop(store);
         let raw_path = dir.join(format!("raw-{i}"));
-        let raw = sled::Config::new().path(&raw_path).cache_capacity(32 * 1024 * 1024).open()?;
+        let raw = sled::Config::new()
+            .path(&raw_path)
+            .cache_capacity(32 * 1024 * 1024)
+            .open()?;
         let tree = raw.open_tree("mentions")?;
         let start = Instant::now();
         for chunk in pairs.chunks(batch) {
@@ -108,7 +118,14 @@ pub struct QueryRow {
 }
 
 /// Fill a store with `n` mentions over `days` days, in large durable batches.
-pub fn fill(pipeline: &Pipeline, n: usize, seed: u64, end: DateTime<Utc>, days: i64, mut progress: impl FnMut(usize)) -> anyhow::Result<usize> {
+pub fn fill(
+    pipeline: &Pipeline,
+    n: usize,
+    seed: u64,
+    end: DateTime<Utc>,
+    days: i64,
+    mut progress: impl FnMut(usize),
+) -> anyhow::Result<usize> {
     let mut gen = generate::Generator::new(&pipeline.products, seed, end, days);
     let mut done = 0;
     while done < n {
@@ -131,18 +148,35 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Latency of `trend` (90 days hourly) and `mentions --limit 50` through the same code the
 /// CLI runs against a local store, over the most and least popular products.
-pub fn query(store: &Store, config: &Config, runs: usize, now: DateTime<Utc>) -> anyhow::Result<Vec<QueryRow>> {
+pub fn query(
+    store: &Store,
+    config: &Config,
+    runs: usize,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<QueryRow>> {
     let mentions = store.mention_count();
     let names: Vec<String> = config.products.iter().map(|p| p.name.clone()).collect();
     let mut out = Vec::new();
     type QueryFn<'a> = Box<dyn Fn(&str) -> anyhow::Result<usize> + 'a>;
     let trend: QueryFn = Box::new(|p: &str| {
-        let params = TrendParams { since: Some("90d".into()), bucket: Some("1h".into()) };
-        Ok(api::trend_rows(store, config, p, &params, now).map_err(|e| anyhow::anyhow!(e.1))?.len())
+        let params = TrendParams {
+            since: Some("90d".into()),
+            bucket: Some("1h".into()),
+        };
+        Ok(api::trend_rows(store, config, p, &params, now)
+            .map_err(|e| anyhow::anyhow!(e.1))?
+            .len())
     });
     let recent: QueryFn = Box::new(|p: &str| {
-        let params = MentionParams { since: None, sentiment: None, source: None, limit: Some(50) };
-        Ok(api::mention_rows(store, config, p, &params, now).map_err(|e| anyhow::anyhow!(e.1))?.len())
+        let params = MentionParams {
+            since: None,
+            sentiment: None,
+            source: None,
+            limit: Some(50),
+        };
+        Ok(api::mention_rows(store, config, p, &params, now)
+            .map_err(|e| anyhow::anyhow!(e.1))?
+            .len())
     });
     for (label, f) in [("trend 90d 1h", trend), ("mentions --limit 50", recent)] {
         let mut times = Vec::with_capacity(runs);
