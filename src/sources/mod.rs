@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod rss;
+pub mod stackexchange;
 pub mod text;
 
 use crate::config::ProductConfig;
@@ -20,6 +21,7 @@ pub use http::{FetchError, HttpClient};
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum SourceConfig {
     Rss(rss::RssConfig),
+    Stackexchange(stackexchange::StackExchangeConfig),
 }
 
 impl SourceConfig {
@@ -40,6 +42,7 @@ impl SourceConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
             SourceConfig::Rss(_) => "rss",
+            SourceConfig::Stackexchange(_) => "stackexchange",
         }
     }
 
@@ -47,6 +50,7 @@ impl SourceConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         match self {
             SourceConfig::Rss(c) => c.validate(),
+            SourceConfig::Stackexchange(c) => c.validate(),
         }
     }
 
@@ -54,6 +58,9 @@ impl SourceConfig {
     pub fn build(&self) -> Result<Box<dyn Source>, SourceError> {
         Ok(match self {
             SourceConfig::Rss(c) => Box::new(rss::Rss::new(c.clone())),
+            SourceConfig::Stackexchange(c) => {
+                Box::new(stackexchange::StackExchange::new(c.clone()))
+            }
         })
     }
 }
