@@ -59,7 +59,10 @@ async fn normal_page_is_decoded_and_normalised() {
     let m = &out.mentions[0];
     assert_eq!(m.source, "so");
     assert_eq!(m.id, "stackoverflow/q/78451400");
-    assert_eq!(m.url.as_deref(), Some("https://stackoverflow.com/q/78451400"));
+    assert_eq!(
+        m.url.as_deref(),
+        Some("https://stackoverflow.com/q/78451400")
+    );
     assert_eq!(
         m.text,
         "Widgetron 0.3 drops events under load. Since upgrading, Widgetron loses about 1% of events. Anyone else?"
@@ -109,7 +112,10 @@ async fn pagination_follows_has_more_and_decodes_entities() {
     assert_eq!(q.author.as_deref(), Some("Zoë O'Brien"));
     // An answer is its own words, not the question's title.
     let a = &out.mentions[1];
-    assert_eq!(a.url.as_deref(), Some("https://stackoverflow.com/a/78451300"));
+    assert_eq!(
+        a.url.as_deref(),
+        Some("https://stackoverflow.com/a/78451300")
+    );
     assert!(a.text.starts_with("Use a CancellationToken"), "{}", a.text);
     assert_eq!(out.quota_remaining, Some(296));
 }
@@ -226,12 +232,19 @@ async fn throttle_violation_is_a_failed_poll_with_a_long_pause() {
         .poll(&ctx("so", widgetron(), HashMap::new()))
         .await
         .unwrap_err();
-    assert!(matches!(err, SourceError::Fetch(FetchError::Status { status: 400, .. })));
+    assert!(matches!(
+        err,
+        SourceError::Fetch(FetchError::Status { status: 400, .. })
+    ));
     let again = se
         .poll(&ctx("so", widgetron(), HashMap::new()))
         .await
         .unwrap();
-    assert!(again.warnings[0].contains("2024-05-02T11:38:54"), "{:?}", again.warnings);
+    assert!(
+        again.warnings[0].contains("2024-05-02T11:38:54"),
+        "{:?}",
+        again.warnings
+    );
 }
 
 #[tokio::test]
@@ -250,7 +263,10 @@ async fn quota_exhausted_waits_for_midnight() {
         .await
         .unwrap();
     assert_eq!(out.quota_remaining, Some(0));
-    assert_eq!(saved(&out.cursors)["@paused_until"], "2024-05-02T00:00:00+00:00");
+    assert_eq!(
+        saved(&out.cursors)["@paused_until"],
+        "2024-05-02T00:00:00+00:00"
+    );
 }
 
 #[tokio::test]
@@ -316,7 +332,10 @@ async fn server_error_fails_the_poll_after_a_retry() {
         .poll(&ctx("so", widgetron(), HashMap::new()))
         .await
         .unwrap_err();
-    assert!(matches!(err, SourceError::Fetch(FetchError::Status { status: 500, .. })));
+    assert!(matches!(
+        err,
+        SourceError::Fetch(FetchError::Status { status: 500, .. })
+    ));
 }
 
 #[tokio::test]
@@ -325,8 +344,7 @@ async fn timeout_fails_the_poll() {
     Mock::given(method("GET"))
         .and(path(PATH))
         .respond_with(
-            gz(200, &fixture("stackexchange/search_page2.json"))
-                .set_delay(Duration::from_secs(3)),
+            gz(200, &fixture("stackexchange/search_page2.json")).set_delay(Duration::from_secs(3)),
         )
         .mount(&server)
         .await;
@@ -334,7 +352,10 @@ async fn timeout_fails_the_poll() {
         .poll(&ctx("so", widgetron(), HashMap::new()))
         .await
         .unwrap_err();
-    assert!(matches!(err, SourceError::Fetch(FetchError::Timeout { .. })), "{err:?}");
+    assert!(
+        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -368,7 +389,10 @@ async fn oversized_body_is_refused_after_decompression() {
         .poll(&ctx("so", widgetron(), HashMap::new()))
         .await
         .unwrap_err();
-    assert!(matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })), "{err:?}");
+    assert!(
+        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -393,7 +417,11 @@ async fn one_failing_query_does_not_stop_the_others() {
         .unwrap();
     assert_eq!(out.mentions.len(), 1);
     assert_eq!(out.errors.len(), 1);
-    assert!(out.errors[0].starts_with("stackoverflow:Gizmo"), "{:?}", out.errors);
+    assert!(
+        out.errors[0].starts_with("stackoverflow:Gizmo"),
+        "{:?}",
+        out.errors
+    );
     let c = saved(&out.cursors);
     assert!(c.contains_key("stackoverflow:Widgetron") && !c.contains_key("stackoverflow:Gizmo"));
 }

@@ -1,6 +1,7 @@
 //! Sources of mentions. Each platform is one file implementing [`Source`]; the set is
 //! closed and chosen by `type` in a `[[sources]]` entry ([`SourceConfig`]).
 
+pub mod github;
 pub mod http;
 pub mod rss;
 pub mod stackexchange;
@@ -22,6 +23,7 @@ pub use http::{FetchError, HttpClient};
 pub enum SourceConfig {
     Rss(rss::RssConfig),
     Stackexchange(stackexchange::StackExchangeConfig),
+    Github(github::GithubConfig),
 }
 
 impl SourceConfig {
@@ -43,6 +45,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Rss(_) => "rss",
             SourceConfig::Stackexchange(_) => "stackexchange",
+            SourceConfig::Github(_) => "github",
         }
     }
 
@@ -51,6 +54,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Rss(c) => c.validate(),
             SourceConfig::Stackexchange(c) => c.validate(),
+            SourceConfig::Github(c) => c.validate(),
         }
     }
 
@@ -61,6 +65,7 @@ impl SourceConfig {
             SourceConfig::Stackexchange(c) => {
                 Box::new(stackexchange::StackExchange::new(c.clone()))
             }
+            SourceConfig::Github(c) => Box::new(github::Github::new(c.clone())),
         })
     }
 }

@@ -492,7 +492,10 @@ mod tests {
     fn site_domains() {
         assert_eq!(site_domain("stackoverflow"), "stackoverflow.com");
         assert_eq!(site_domain("unix"), "unix.stackexchange.com");
-        assert_eq!(site_domain("meta.stackoverflow.com"), "meta.stackoverflow.com");
+        assert_eq!(
+            site_domain("meta.stackoverflow.com"),
+            "meta.stackoverflow.com"
+        );
         assert_eq!(site_domain("mathoverflow"), "mathoverflow.net");
     }
 
