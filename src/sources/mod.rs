@@ -1,6 +1,7 @@
 //! Sources of mentions. Each platform is one file implementing [`Source`]; the set is
 //! closed and chosen by `type` in a `[[sources]]` entry ([`SourceConfig`]).
 
+pub mod bluesky;
 pub mod github;
 pub mod http;
 pub mod rss;
@@ -24,6 +25,7 @@ pub enum SourceConfig {
     Rss(rss::RssConfig),
     Stackexchange(stackexchange::StackExchangeConfig),
     Github(github::GithubConfig),
+    Bluesky(bluesky::BlueskyConfig),
 }
 
 impl SourceConfig {
@@ -46,6 +48,7 @@ impl SourceConfig {
             SourceConfig::Rss(_) => "rss",
             SourceConfig::Stackexchange(_) => "stackexchange",
             SourceConfig::Github(_) => "github",
+            SourceConfig::Bluesky(_) => "bluesky",
         }
     }
 
@@ -55,6 +58,7 @@ impl SourceConfig {
             SourceConfig::Rss(c) => c.validate(),
             SourceConfig::Stackexchange(c) => c.validate(),
             SourceConfig::Github(c) => c.validate(),
+            SourceConfig::Bluesky(c) => c.validate(),
         }
     }
 
@@ -66,6 +70,7 @@ impl SourceConfig {
                 Box::new(stackexchange::StackExchange::new(c.clone()))
             }
             SourceConfig::Github(c) => Box::new(github::Github::new(c.clone())),
+            SourceConfig::Bluesky(c) => Box::new(bluesky::Bluesky::new(c.clone())),
         })
     }
 }
