@@ -7,6 +7,7 @@ pub mod http;
 pub mod rss;
 pub mod stackexchange;
 pub mod text;
+pub mod web;
 
 use crate::config::ProductConfig;
 use crate::matcher::Matcher;
@@ -26,6 +27,7 @@ pub enum SourceConfig {
     Stackexchange(stackexchange::StackExchangeConfig),
     Github(github::GithubConfig),
     Bluesky(bluesky::BlueskyConfig),
+    Web(web::WebConfig),
 }
 
 impl SourceConfig {
@@ -49,6 +51,7 @@ impl SourceConfig {
             SourceConfig::Stackexchange(_) => "stackexchange",
             SourceConfig::Github(_) => "github",
             SourceConfig::Bluesky(_) => "bluesky",
+            SourceConfig::Web(_) => "web",
         }
     }
 
@@ -59,6 +62,7 @@ impl SourceConfig {
             SourceConfig::Stackexchange(c) => c.validate(),
             SourceConfig::Github(c) => c.validate(),
             SourceConfig::Bluesky(c) => c.validate(),
+            SourceConfig::Web(c) => c.validate(),
         }
     }
 
@@ -71,6 +75,7 @@ impl SourceConfig {
             }
             SourceConfig::Github(c) => Box::new(github::Github::new(c.clone())),
             SourceConfig::Bluesky(c) => Box::new(bluesky::Bluesky::new(c.clone())),
+            SourceConfig::Web(c) => Box::new(web::Web::new(c.clone())),
         })
     }
 }
