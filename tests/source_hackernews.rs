@@ -327,3 +327,28 @@ async fn one_failing_query_does_not_stop_the_others() {
     );
     assert!(saved(&out).contains_key("widgetron") && !saved(&out).contains_key("gizmo"));
 }
+
+/// The README example, through the real config loader.
+#[test]
+fn readme_example_parses() {
+    let text = r#"
+[[products]]
+name = "Widgetron"
+
+[[sources]]
+type = "hackernews"
+interval = "10m"
+# base_url = "https://hn.algolia.com/api/v1"
+# hits_per_page = 100
+"#;
+    let config = pulse::config::Config::parse(text, std::path::Path::new("t.toml")).unwrap();
+    assert_eq!(config.sources[0].name, "hackernews");
+    assert_eq!(config.sources[0].kind.type_name(), "hackernews");
+    let bad = pulse::config::Config::parse(
+        &format!("{text}hits_per_page = 0\nquery = \"x\"\n"),
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(bad.contains("sources[0].query"), "{bad}");
+}

@@ -345,3 +345,27 @@ async fn oversized_body_is_refused() {
         "{err:?}"
     );
 }
+
+/// The README example, through the real config loader.
+#[test]
+fn readme_example_parses() {
+    let text = r#"
+[[products]]
+name = "Widgetron"
+
+[[sources]]
+type = "lemmy"
+interval = "15m"
+instances = ["https://lemmy.world", "https://programming.dev"]
+# limit = 50
+"#;
+    let config = pulse::config::Config::parse(text, std::path::Path::new("t.toml")).unwrap();
+    assert_eq!(config.sources[0].kind.type_name(), "lemmy");
+    let bad = pulse::config::Config::parse(
+        "[[products]]\nname = \"W\"\n[[sources]]\ntype = \"lemmy\"\ninstances = [\"ftp://x.example\"]\n",
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(bad.contains("sources[0].instances[0]"), "{bad}");
+}

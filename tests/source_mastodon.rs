@@ -392,3 +392,31 @@ async fn oversized_body_is_refused() {
         "{err:?}"
     );
 }
+
+/// The README example, through the real config loader.
+#[test]
+fn readme_example_parses() {
+    let text = r#"
+[[products]]
+name = "Widgetron"
+
+[[sources]]
+type = "mastodon"
+interval = "15m"
+instances = ["https://mastodon.social", "https://fosstodon.org"]
+# tags = ["widgetron"]
+# limit = 40
+"#;
+    let config = pulse::config::Config::parse(text, std::path::Path::new("t.toml")).unwrap();
+    assert_eq!(config.sources[0].kind.type_name(), "mastodon");
+    let bad = pulse::config::Config::parse(
+        "[[products]]\nname = \"W\"\n[[sources]]\ntype = \"mastodon\"\ninstances = []\nlimit = 80\n",
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad.contains("sources[0].instances") && bad.contains("sources[0].limit"),
+        "{bad}"
+    );
+}

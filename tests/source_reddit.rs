@@ -456,3 +456,31 @@ async fn missing_credentials_fall_back_and_explain_the_refusal() {
         other => panic!("expected an auth error, got {other:?}"),
     }
 }
+
+/// The README example, through the real config loader; a missing variable is a config error.
+#[test]
+fn readme_example_parses() {
+    let text = r#"
+[[products]]
+name = "Widgetron"
+
+[[sources]]
+type = "reddit"
+interval = "10m"
+client_id = "env:PULSE_TEST_REDDIT_ID"
+client_secret = "env:PULSE_TEST_REDDIT_SECRET"
+reddit_username = "your_reddit_username"
+"#;
+    std::env::set_var("PULSE_TEST_REDDIT_ID", "abc");
+    std::env::set_var("PULSE_TEST_REDDIT_SECRET", "def");
+    let config = pulse::config::Config::parse(text, std::path::Path::new("t.toml")).unwrap();
+    assert_eq!(config.sources[0].kind.type_name(), "reddit");
+    let missing = text.replace("PULSE_TEST_REDDIT_SECRET", "PULSE_TEST_REDDIT_UNSET");
+    let err = pulse::config::Config::parse(&missing, std::path::Path::new("t.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("PULSE_TEST_REDDIT_UNSET") && err.contains("not set"),
+        "{err}"
+    );
+}
