@@ -3,7 +3,11 @@
 
 pub mod bluesky;
 pub mod github;
+pub mod hackernews;
 pub mod http;
+pub mod lemmy;
+pub mod mastodon;
+pub mod reddit;
 pub mod rss;
 pub mod stackexchange;
 pub mod text;
@@ -28,6 +32,11 @@ pub enum SourceConfig {
     Github(github::GithubConfig),
     Bluesky(bluesky::BlueskyConfig),
     Web(web::WebConfig),
+    Hackernews(hackernews::HackerNewsConfig),
+    // Boxed: the OAuth settings make it much larger than the other variants.
+    Reddit(Box<reddit::RedditConfig>),
+    Mastodon(mastodon::MastodonConfig),
+    Lemmy(lemmy::LemmyConfig),
 }
 
 impl SourceConfig {
@@ -52,6 +61,10 @@ impl SourceConfig {
             SourceConfig::Github(_) => "github",
             SourceConfig::Bluesky(_) => "bluesky",
             SourceConfig::Web(_) => "web",
+            SourceConfig::Hackernews(_) => "hackernews",
+            SourceConfig::Reddit(_) => "reddit",
+            SourceConfig::Mastodon(_) => "mastodon",
+            SourceConfig::Lemmy(_) => "lemmy",
         }
     }
 
@@ -63,6 +76,10 @@ impl SourceConfig {
             SourceConfig::Github(c) => c.validate(),
             SourceConfig::Bluesky(c) => c.validate(),
             SourceConfig::Web(c) => c.validate(),
+            SourceConfig::Hackernews(c) => c.validate(),
+            SourceConfig::Reddit(c) => c.validate(),
+            SourceConfig::Mastodon(c) => c.validate(),
+            SourceConfig::Lemmy(c) => c.validate(),
         }
     }
 
@@ -76,6 +93,10 @@ impl SourceConfig {
             SourceConfig::Github(c) => Box::new(github::Github::new(c.clone())),
             SourceConfig::Bluesky(c) => Box::new(bluesky::Bluesky::new(c.clone())),
             SourceConfig::Web(c) => Box::new(web::Web::new(c.clone())),
+            SourceConfig::Hackernews(c) => Box::new(hackernews::HackerNews::new(c.clone())),
+            SourceConfig::Reddit(c) => Box::new(reddit::Reddit::new((**c).clone())),
+            SourceConfig::Mastodon(c) => Box::new(mastodon::Mastodon::new(c.clone())),
+            SourceConfig::Lemmy(c) => Box::new(lemmy::Lemmy::new(c.clone())),
         })
     }
 }
