@@ -383,6 +383,9 @@ impl Source for Bluesky {
                 return Err(e);
             }
         }
+        // A post found under two names (or on two pages) is reported once.
+        let mut ids = std::collections::HashSet::new();
+        out.mentions.retain(|m| ids.insert(m.id.clone()));
         Ok(out)
     }
 }

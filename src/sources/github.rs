@@ -222,7 +222,10 @@ impl Github {
             }
             for issue in page.items {
                 let id = issue.id.to_string();
-                if issue.created_at <= since && cursor.ids.contains(&id) {
+                // Older than asked for, or the boundary second's issues seen last time.
+                if issue.created_at < since
+                    || (issue.created_at == since && cursor.ids.contains(&id))
+                {
                     continue;
                 }
                 if issue.created_at > newest {
@@ -380,6 +383,9 @@ impl Source for Github {
                 return Err(e);
             }
         }
+        // A post found under two names (or on two pages) is reported once.
+        let mut ids = std::collections::HashSet::new();
+        out.mentions.retain(|m| ids.insert(m.id.clone()));
         Ok(out)
     }
 }

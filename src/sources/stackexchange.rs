@@ -237,7 +237,9 @@ impl StackExchange {
                     continue;
                 };
                 let t = m.published_at.timestamp();
-                if seen_before.contains(&m.id) && t <= fromdate {
+                // Older than asked for (a server ignoring `fromdate`), or the boundary
+                // second's items seen last time.
+                if t < fromdate || (t == fromdate && seen_before.contains(&m.id)) {
                     continue;
                 }
                 if t > newest {
@@ -426,6 +428,9 @@ impl Source for StackExchange {
                 return Err(e);
             }
         }
+        // A post found under two names (or on two pages) is reported once.
+        let mut ids = std::collections::HashSet::new();
+        out.mentions.retain(|m| ids.insert(m.id.clone()));
         Ok(out)
     }
 }

@@ -290,6 +290,9 @@ impl Source for Web {
                 return Err(e);
             }
         }
+        // A post found under two names (or on two pages) is reported once.
+        let mut ids = std::collections::HashSet::new();
+        out.mentions.retain(|m| ids.insert(m.id.clone()));
         Ok(out)
     }
 }
