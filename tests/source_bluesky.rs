@@ -467,3 +467,31 @@ async fn one_failing_query_does_not_stop_the_others() {
     assert_eq!(out.errors.len(), 1);
     assert!(out.errors[0].contains("BadQueryString"), "{:?}", out.errors);
 }
+
+/// The README example, through the real config loader.
+#[test]
+fn readme_example_parses() {
+    std::env::set_var("BLUESKY_APP_PASSWORD", "abcd-efgh-ijkl-mnop");
+    let text = r#"
+[[products]]
+name = "Widgetron"
+
+[[sources]]
+type = "bluesky"
+interval = "10m"
+identifier = "pulse-bot.bsky.social"
+app_password = "env:BLUESKY_APP_PASSWORD"
+# lang = "en"                     # only posts in this language
+# lookback = "1d"
+# base_url = "https://bsky.social"
+"#;
+    let config = pulse::config::Config::parse(text, std::path::Path::new("t.toml")).unwrap();
+    assert_eq!(config.sources[0].kind.type_name(), "bluesky");
+    let bad = pulse::config::Config::parse(
+        &text.replace("app_password = \"env:BLUESKY_APP_PASSWORD\"", ""),
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(bad.contains("`sources[0].app_password`"), "{bad}");
+}

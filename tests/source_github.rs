@@ -472,3 +472,32 @@ async fn one_failing_query_does_not_stop_the_others() {
     assert_eq!(out.errors.len(), 1);
     assert!(out.errors[0].contains("422"), "{:?}", out.errors);
 }
+
+/// The README example, through the real config loader.
+#[test]
+fn readme_example_parses() {
+    let text = r#"
+[[products]]
+name = "Widgetron"
+
+[[sources]]
+type = "github"
+interval = "10m"
+qualifiers = "is:issue"
+# token = "env:GITHUB_TOKEN"      # optional: 30 searches a minute instead of 10
+# lookback = "1d"
+# base_url = "https://api.github.com"
+"#;
+    let config = pulse::config::Config::parse(text, std::path::Path::new("t.toml")).unwrap();
+    assert_eq!(config.sources[0].kind.type_name(), "github");
+    let bad = pulse::config::Config::parse(
+        &format!("{text}token = \"env:PULSE_TEST_SURELY_UNSET_GH\"\n"),
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad.contains("`sources[0]") && bad.contains("PULSE_TEST_SURELY_UNSET_GH"),
+        "{bad}"
+    );
+}

@@ -425,3 +425,30 @@ async fn one_failing_query_does_not_stop_the_others() {
     let c = saved(&out.cursors);
     assert!(c.contains_key("stackoverflow:Widgetron") && !c.contains_key("stackoverflow:Gizmo"));
 }
+
+/// The README example, through the real config loader.
+#[test]
+fn readme_example_parses() {
+    let text = r#"
+[[products]]
+name = "Widgetron"
+
+[[sources]]
+type = "stackexchange"
+interval = "15m"
+sites = ["stackoverflow", "superuser"]
+# key = "env:STACKEXCHANGE_KEY"   # optional: 10,000 requests a day instead of 300
+# filter = "!your-filter-id"      # optional: a filter that adds `owner` (authors)
+# lookback = "1d"                 # how far back the first poll looks
+# base_url = "https://api.stackexchange.com"
+"#;
+    let config = pulse::config::Config::parse(text, std::path::Path::new("t.toml")).unwrap();
+    assert_eq!(config.sources[0].kind.type_name(), "stackexchange");
+    let bad = pulse::config::Config::parse(
+        &text.replace("sites = [\"stackoverflow\", \"superuser\"]", "sites = []"),
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(bad.contains("`sources[0].sites`: no sites given"), "{bad}");
+}

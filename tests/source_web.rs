@@ -419,3 +419,37 @@ async fn one_failing_url_does_not_stop_the_others() {
     assert_eq!(out.errors.len(), 1);
     assert!(out.errors[0].contains("q=Gizmo") && out.errors[0].contains("404"));
 }
+
+/// The README example, through the real config loader.
+#[test]
+fn readme_example_parses() {
+    let text = r#"
+[[products]]
+name = "Widgetron"
+
+[[sources]]
+type = "web"
+name = "example-forum"
+interval = "30m"
+url = "https://forum.example.com/search?q={query}"
+item = "li.result"
+text = ".blurb"
+link = "a.topic"
+author = "a.user"
+time = "time"
+next = "a[rel=next]"
+"#;
+    let config = pulse::config::Config::parse(text, std::path::Path::new("t.toml")).unwrap();
+    assert_eq!(config.sources[0].name, "example-forum");
+    assert_eq!(config.sources[0].kind.type_name(), "web");
+    let bad = pulse::config::Config::parse(
+        &text.replace("li.result", "li.result["),
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad.contains("`sources[0].item`: invalid CSS selector"),
+        "{bad}"
+    );
+}
