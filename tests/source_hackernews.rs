@@ -1,12 +1,12 @@
 //! The Hacker News (Algolia) source against a local server serving Algolia-format bodies.
 
 #[path = "common/sources_a.rs"]
-mod common;
+mod sources_a;
 
 use chrono::{TimeZone, Utc};
-use common::{ctx, fixture, oversized_json, product, saved};
 use pulse::sources::hackernews::{HackerNews, HackerNewsConfig};
 use pulse::sources::{FetchError, Source, SourceError};
+use sources_a::{ctx, fixture, oversized_json, product, saved};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};

@@ -2,12 +2,12 @@
 //! bodies in Lemmy 0.19's format.
 
 #[path = "common/sources_a.rs"]
-mod common;
+mod sources_a;
 
 use chrono::{TimeZone, Utc};
-use common::{ctx, fixture, oversized_json, product, saved};
 use pulse::sources::lemmy::{Lemmy, LemmyConfig};
 use pulse::sources::{FetchError, Source, SourceError};
+use sources_a::{ctx, fixture, oversized_json, product, saved};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path, query_param};

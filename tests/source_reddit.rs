@@ -2,12 +2,12 @@
 //! API host, with Listing bodies in Reddit's format.
 
 #[path = "common/sources_a.rs"]
-mod common;
+mod sources_a;
 
 use chrono::{TimeZone, Utc};
-use common::{ctx, fixture, oversized_json, product, saved};
 use pulse::sources::reddit::{Reddit, RedditConfig};
 use pulse::sources::{FetchError, Source, SourceError};
+use sources_a::{ctx, fixture, oversized_json, product, saved};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use wiremock::matchers::{
