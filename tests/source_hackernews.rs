@@ -352,3 +352,28 @@ interval = "10m"
     .to_string();
     assert!(bad.contains("sources[0].query"), "{bad}");
 }
+
+#[tokio::test]
+async fn long_rate_limit_stops_the_poll_without_waiting() {
+    let server = MockServer::start().await;
+    // Longer than http.max_retry_wait: not waited for inside the poll.
+    Mock::given(method("GET"))
+        .and(path(PATH))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let products = vec![product("Widgetron", &[], &[]), product("Gizmo", &[], &[])];
+    let started = Instant::now();
+    let err = source(&server)
+        .poll(&ctx("hn", products, HashMap::new()))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    match err {
+        SourceError::Fetch(FetchError::RateLimited { retry_after, .. }) => {
+            assert_eq!(retry_after, Duration::from_secs(3600))
+        }
+        other => panic!("expected a rate limit, got {other:?}"),
+    }
+}

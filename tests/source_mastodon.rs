@@ -101,6 +101,11 @@ async fn normal_page_with_default_tags_from_names() {
     let pro = &out.mentions[2];
     assert_eq!(pro.text, "Loving my new #WidgetPro https://example.com/r");
     assert_eq!(pro.products, vec!["Widgetron"]);
+    assert_eq!(
+        out.quota_remaining,
+        Some(297),
+        "X-RateLimit-Remaining is reported"
+    );
     let cursors = saved(&out);
     assert_eq!(cursors[&scope(&server, "widgetron")], "112299000000000003");
     assert_eq!(cursors[&scope(&server, "widgetpro")], "112299000000000010");

@@ -2,6 +2,7 @@
 //! comments naming a product. One query per distinct product name or alias, each with its
 //! own cursor (the newest `created_at_i` seen and the ids seen at that second).
 
+use super::http::FetchError;
 use super::text::html_to_text;
 use super::{PollContext, PollOutput, Source, SourceError};
 use crate::model::RawMention;
@@ -271,7 +272,9 @@ impl Source for HackerNews {
         let mut out = PollOutput::default();
         let mut seen_ids = HashSet::new();
         let mut last_err = None;
+        let mut attempted = 0usize;
         for query in &queries {
+            attempted += 1;
             match self.poll_query(ctx, query, &mut seen_ids).await {
                 Ok(r) => {
                     out.mentions.extend(r.mentions);
@@ -291,11 +294,20 @@ impl Source for HackerNews {
                 Err(e) => {
                     tracing::warn!(source = %ctx.source, query = %query.name, error = %e, "hackernews query failed");
                     out.errors.push(format!("query {:?}: {e}", query.name));
+                    let limited = matches!(e, SourceError::Fetch(FetchError::RateLimited { .. }));
                     last_err = Some(e);
+                    if limited {
+                        // Every query goes to the same host: the rest waits for the next poll.
+                        out.warnings.push(format!(
+                            "rate limited: {} queries wait for the next poll",
+                            queries.len() - attempted
+                        ));
+                        break;
+                    }
                 }
             }
         }
-        if !queries.is_empty() && out.errors.len() == queries.len() {
+        if attempted > 0 && out.errors.len() == attempted {
             if let Some(e) = last_err {
                 return Err(e);
             }

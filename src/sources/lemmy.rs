@@ -468,7 +468,13 @@ impl Source for Lemmy {
                     Err(e) => {
                         tracing::warn!(source = %ctx.source, instance = %base, query = %query.name, error = %e, "lemmy search failed");
                         out.errors.push(format!("{}: {e}", query.scope));
+                        let limited =
+                            matches!(e, SourceError::Fetch(FetchError::RateLimited { .. }));
                         last_err = Some(e);
+                        if limited {
+                            // Lemmy's per-IP bucket covers every query: try the rest next poll.
+                            break;
+                        }
                     }
                 }
             }

@@ -544,8 +544,13 @@ impl Source for Reddit {
                 Err(e) => {
                     tracing::warn!(source = %ctx.source, product = %p.name, error = %e, "reddit search failed");
                     out.errors.push(format!("product {:?}: {e}", p.name));
-                    // Bad credentials fail every product the same way: stop here.
-                    let fatal = matches!(e, SourceError::Auth(_) | SourceError::Config(_));
+                    // Bad credentials or a spent quota fail every product the same way: stop here.
+                    let fatal = matches!(
+                        e,
+                        SourceError::Auth(_)
+                            | SourceError::Config(_)
+                            | SourceError::Fetch(FetchError::RateLimited { .. })
+                    );
                     last_err = Some(e);
                     if fatal {
                         break;
