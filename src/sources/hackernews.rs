@@ -83,8 +83,6 @@ impl Cursor {
 #[derive(Debug, Deserialize)]
 struct SearchPage {
     hits: Vec<Hit>,
-    #[serde(default)]
-    page: u32,
     #[serde(rename = "nbPages", default)]
     nb_pages: u32,
 }
@@ -180,10 +178,12 @@ impl HackerNews {
         let mut fetched_any = false;
         let mut page = 0u32;
         let mut truncated = false;
+        let mut query_ids = HashSet::new();
         loop {
             let url = self.page_url(query, old.as_ref(), page);
             let fetched = ctx.http.get(&url, &[]).await?;
             let body: SearchPage = fetched.json().map_err(SourceError::Parse)?;
+            let mut new_on_page = false;
             for hit in &body.hits {
                 if old
                     .as_ref()
@@ -191,6 +191,11 @@ impl HackerNews {
                 {
                     continue;
                 }
+                // New items shift older ones onto the next page: skip what this query saw.
+                if !query_ids.insert(hit.object_id.clone()) {
+                    continue;
+                }
+                new_on_page = true;
                 fetched_any = true;
                 cursor.advance(hit.created_at_i, &hit.object_id);
                 if let Some(m) = self.mention(ctx, query, hit) {
@@ -199,7 +204,8 @@ impl HackerNews {
                     }
                 }
             }
-            let more = body.page + 1 < body.nb_pages && !body.hits.is_empty();
+            // A page with nothing new means the server is not paging: stop rather than loop.
+            let more = page + 1 < body.nb_pages && new_on_page;
             // Without a cursor this is the first poll: take the newest page, not the history.
             if !more || old.is_none() {
                 break;
