@@ -425,3 +425,21 @@ instances = ["https://mastodon.social", "https://fosstodon.org"]
         "{bad}"
     );
 }
+
+#[tokio::test]
+async fn unknown_hashtag_is_an_empty_timeline() {
+    let server = MockServer::start().await;
+    tag_call("widgetron")
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_raw(r#"{"error":"Record not found"}"#, "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = source(&[&server], "")
+        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
+        .await
+        .unwrap();
+    assert!(out.mentions.is_empty() && out.errors.is_empty() && out.warnings.is_empty());
+}
