@@ -1,12 +1,12 @@
 //! The Hacker News (Algolia) source against a local server serving Algolia-format bodies.
 
 #[path = "common/sources_a.rs"]
-mod common;
+mod sources_a;
 
 use chrono::{TimeZone, Utc};
-use common::{ctx, fixture, oversized_json, product, saved};
 use pulse::sources::hackernews::{HackerNews, HackerNewsConfig};
 use pulse::sources::{FetchError, Source, SourceError};
+use sources_a::{ctx, fixture, oversized_json, product, saved};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
@@ -351,4 +351,29 @@ interval = "10m"
     .unwrap_err()
     .to_string();
     assert!(bad.contains("sources[0].query"), "{bad}");
+}
+
+#[tokio::test]
+async fn long_rate_limit_stops_the_poll_without_waiting() {
+    let server = MockServer::start().await;
+    // Longer than http.max_retry_wait: not waited for inside the poll.
+    Mock::given(method("GET"))
+        .and(path(PATH))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let products = vec![product("Widgetron", &[], &[]), product("Gizmo", &[], &[])];
+    let started = Instant::now();
+    let err = source(&server)
+        .poll(&ctx("hn", products, HashMap::new()))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    match err {
+        SourceError::Fetch(FetchError::RateLimited { retry_after, .. }) => {
+            assert_eq!(retry_after, Duration::from_secs(3600))
+        }
+        other => panic!("expected a rate limit, got {other:?}"),
+    }
 }

@@ -2,12 +2,12 @@
 //! bodies in Lemmy 0.19's format.
 
 #[path = "common/sources_a.rs"]
-mod common;
+mod sources_a;
 
 use chrono::{TimeZone, Utc};
-use common::{ctx, fixture, oversized_json, product, saved};
 use pulse::sources::lemmy::{Lemmy, LemmyConfig};
 use pulse::sources::{FetchError, Source, SourceError};
+use sources_a::{ctx, fixture, oversized_json, product, saved};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path, query_param};
@@ -60,10 +60,18 @@ async fn normal_page_has_posts_and_comments() {
     search_call("50")
         .and(query_param("page", "1"))
         .respond_with(json(fixture("lemmy", "search_page1.json")))
+        .expect(2) // two polls
+        .mount(&server)
+        .await;
+    // Read once per instance, only because an item carries a language id.
+    Mock::given(method("GET"))
+        .and(path("/api/v3/site"))
+        .respond_with(json(fixture("lemmy", "site.json")))
         .expect(1)
         .mount(&server)
         .await;
-    let out = source(&[&server], "")
+    let lemmy = source(&[&server], "");
+    let out = lemmy
         .poll(&ctx("lemmy", widgetron(), HashMap::new()))
         .await
         .unwrap();
@@ -99,6 +107,18 @@ async fn normal_page_has_posts_and_comments() {
     assert_eq!(comment.text, "Widgetron works for me");
     assert_eq!(comment.author.as_deref(), Some("bob@lemmy.example"));
     assert_eq!(comment.engagement, Some(4));
+    assert_eq!(
+        post.language.as_deref(),
+        Some("en"),
+        "language_id 37 via /api/v3/site"
+    );
+    assert_eq!(comment.language, None, "language_id 0 is undetermined");
+    // The same source object polls again: nothing new, and the language table is cached.
+    let again = lemmy
+        .poll(&ctx("lemmy", widgetron(), saved(&out)))
+        .await
+        .unwrap();
+    assert!(again.mentions.is_empty());
     let cursor: serde_json::Value = serde_json::from_str(&saved(&out)[&scope(&server)]).unwrap();
     assert_eq!(
         cursor,

@@ -2,12 +2,12 @@
 //! Mastodon's format.
 
 #[path = "common/sources_a.rs"]
-mod common;
+mod sources_a;
 
 use chrono::{TimeZone, Utc};
-use common::{ctx, fixture, oversized_json, product, saved};
 use pulse::sources::mastodon::{Mastodon, MastodonConfig};
 use pulse::sources::{FetchError, Source, SourceError};
+use sources_a::{ctx, fixture, oversized_json, product, saved};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
@@ -101,6 +101,11 @@ async fn normal_page_with_default_tags_from_names() {
     let pro = &out.mentions[2];
     assert_eq!(pro.text, "Loving my new #WidgetPro https://example.com/r");
     assert_eq!(pro.products, vec!["Widgetron"]);
+    assert_eq!(
+        out.quota_remaining,
+        Some(297),
+        "X-RateLimit-Remaining is reported"
+    );
     let cursors = saved(&out);
     assert_eq!(cursors[&scope(&server, "widgetron")], "112299000000000003");
     assert_eq!(cursors[&scope(&server, "widgetpro")], "112299000000000010");
@@ -419,4 +424,22 @@ instances = ["https://mastodon.social", "https://fosstodon.org"]
         bad.contains("sources[0].instances") && bad.contains("sources[0].limit"),
         "{bad}"
     );
+}
+
+#[tokio::test]
+async fn unknown_hashtag_is_an_empty_timeline() {
+    let server = MockServer::start().await;
+    tag_call("widgetron")
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_raw(r#"{"error":"Record not found"}"#, "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = source(&[&server], "")
+        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
+        .await
+        .unwrap();
+    assert!(out.mentions.is_empty() && out.errors.is_empty() && out.warnings.is_empty());
 }

@@ -2,12 +2,12 @@
 //! API host, with Listing bodies in Reddit's format.
 
 #[path = "common/sources_a.rs"]
-mod common;
+mod sources_a;
 
 use chrono::{TimeZone, Utc};
-use common::{ctx, fixture, oversized_json, product, saved};
 use pulse::sources::reddit::{Reddit, RedditConfig};
 use pulse::sources::{FetchError, Source, SourceError};
+use sources_a::{ctx, fixture, oversized_json, product, saved};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use wiremock::matchers::{
@@ -483,4 +483,62 @@ reddit_username = "your_reddit_username"
         err.contains("PULSE_TEST_REDDIT_UNSET") && err.contains("not set"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn subreddit_comments_are_read_and_matched() {
+    let server = MockServer::start().await;
+    mount_token(&server, 1).await;
+    search_call()
+        .respond_with(listing("empty.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/r/rust/comments"))
+        .and(header("authorization", format!("bearer {TOKEN}").as_str()))
+        .and(header("user-agent", user_agent().as_str()))
+        .and(query_param("limit", "100"))
+        .and(query_param("raw_json", "1"))
+        .and(query_param_is_missing("q"))
+        .respond_with(listing("comments_rust.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut config = config(&server, true);
+    config.subreddits = vec!["r/rust".into()];
+    assert!(config.validate().is_empty());
+    let products = vec![
+        product("Widgetron", &["WTron"], &[]),
+        product("Gizmo", &[], &[]),
+    ];
+    // Gizmo has its own search; it finds nothing.
+    Mock::given(method("GET"))
+        .and(path("/search"))
+        .and(query_param("q", "\"Gizmo\""))
+        .respond_with(listing("empty.json"))
+        .mount(&server)
+        .await;
+    let out = Reddit::new(config)
+        .poll(&ctx("reddit", products, HashMap::new()))
+        .await
+        .unwrap();
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let ids: Vec<&str> = out.mentions.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["t1_l5abcd2", "t1_l5abcc9"]);
+    let m = &out.mentions[0];
+    assert_eq!(m.text, "Gizmo is meh, but WTron saved me.");
+    assert_eq!(m.products, vec!["Widgetron", "Gizmo"]);
+    assert_eq!(
+        m.url.as_deref(),
+        Some("https://www.reddit.com/r/rust/comments/1cxyz12/widgetron_03_released/l5abcd2/")
+    );
+    let cursor: serde_json::Value = serde_json::from_str(&saved(&out)["r/rust comments"]).unwrap();
+    assert_eq!(
+        cursor,
+        serde_json::json!({"t": 1714567300, "ids": ["t1_l5abcd2"]})
+    );
+    let mut bad: RedditConfig = toml::from_str("reddit_username = \"operator\"").unwrap();
+    bad.subreddits = vec!["not a sub".into()];
+    assert!(bad.validate().iter().any(|(k, _)| k == "subreddits[0]"));
 }

@@ -2,6 +2,7 @@
 //! comments naming a product. One query per distinct product name or alias, each with its
 //! own cursor (the newest `created_at_i` seen and the ids seen at that second).
 
+use super::http::FetchError;
 use super::text::html_to_text;
 use super::{PollContext, PollOutput, Source, SourceError};
 use crate::model::RawMention;
@@ -82,8 +83,6 @@ impl Cursor {
 #[derive(Debug, Deserialize)]
 struct SearchPage {
     hits: Vec<Hit>,
-    #[serde(default)]
-    page: u32,
     #[serde(rename = "nbPages", default)]
     nb_pages: u32,
 }
@@ -179,10 +178,12 @@ impl HackerNews {
         let mut fetched_any = false;
         let mut page = 0u32;
         let mut truncated = false;
+        let mut query_ids = HashSet::new();
         loop {
             let url = self.page_url(query, old.as_ref(), page);
             let fetched = ctx.http.get(&url, &[]).await?;
             let body: SearchPage = fetched.json().map_err(SourceError::Parse)?;
+            let mut new_on_page = false;
             for hit in &body.hits {
                 if old
                     .as_ref()
@@ -190,6 +191,11 @@ impl HackerNews {
                 {
                     continue;
                 }
+                // New items shift older ones onto the next page: skip what this query saw.
+                if !query_ids.insert(hit.object_id.clone()) {
+                    continue;
+                }
+                new_on_page = true;
                 fetched_any = true;
                 cursor.advance(hit.created_at_i, &hit.object_id);
                 if let Some(m) = self.mention(ctx, query, hit) {
@@ -198,7 +204,8 @@ impl HackerNews {
                     }
                 }
             }
-            let more = body.page + 1 < body.nb_pages && !body.hits.is_empty();
+            // A page with nothing new means the server is not paging: stop rather than loop.
+            let more = page + 1 < body.nb_pages && new_on_page;
             // Without a cursor this is the first poll: take the newest page, not the history.
             if !more || old.is_none() {
                 break;
@@ -271,7 +278,9 @@ impl Source for HackerNews {
         let mut out = PollOutput::default();
         let mut seen_ids = HashSet::new();
         let mut last_err = None;
+        let mut attempted = 0usize;
         for query in &queries {
+            attempted += 1;
             match self.poll_query(ctx, query, &mut seen_ids).await {
                 Ok(r) => {
                     out.mentions.extend(r.mentions);
@@ -291,11 +300,20 @@ impl Source for HackerNews {
                 Err(e) => {
                     tracing::warn!(source = %ctx.source, query = %query.name, error = %e, "hackernews query failed");
                     out.errors.push(format!("query {:?}: {e}", query.name));
+                    let limited = matches!(e, SourceError::Fetch(FetchError::RateLimited { .. }));
                     last_err = Some(e);
+                    if limited {
+                        // Every query goes to the same host: the rest waits for the next poll.
+                        out.warnings.push(format!(
+                            "rate limited: {} queries wait for the next poll",
+                            queries.len() - attempted
+                        ));
+                        break;
+                    }
                 }
             }
         }
-        if !queries.is_empty() && out.errors.len() == queries.len() {
+        if attempted > 0 && out.errors.len() == attempted {
             if let Some(e) = last_err {
                 return Err(e);
             }

@@ -1,6 +1,7 @@
 //! Lemmy search (`/api/v3/search`, `sort=New`, posts and comments) on several instances.
 //! One query per (instance, product name or alias), each with its own cursor: the newest
 //! `published` time seen and the `ap_id`s seen at that instant.
+//! Languages come from each instance's `/api/v3/site` table, read once when first needed.
 
 use super::http::FetchError;
 use super::text::normalize_whitespace;
@@ -8,7 +9,8 @@ use super::{PollContext, PollOutput, Source, SourceError};
 use crate::model::RawMention;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +52,8 @@ impl LemmyConfig {
 
 pub struct Lemmy {
     config: LemmyConfig,
+    /// Each instance's `language_id` → ISO code table, fetched once from `/api/v3/site`.
+    languages: tokio::sync::Mutex<HashMap<String, Arc<HashMap<i64, String>>>>,
 }
 
 /// Where one query stopped: newest `published` seen and the `ap_id`s at that instant.
@@ -115,6 +119,8 @@ struct Post {
     deleted: bool,
     #[serde(default)]
     removed: bool,
+    #[serde(default)]
+    language_id: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +142,8 @@ struct Comment {
     deleted: bool,
     #[serde(default)]
     removed: bool,
+    #[serde(default)]
+    language_id: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +175,8 @@ struct Item {
     author: Option<String>,
     score: Option<i64>,
     gone: bool,
+    /// Instance-specific language id; 0 means undetermined.
+    language_id: Option<i64>,
 }
 
 impl From<PostView> for Item {
@@ -189,6 +199,7 @@ impl From<PostView> for Item {
             author: v.creator.map(author_of),
             score: v.counts.and_then(|c| c.score),
             gone: v.post.deleted || v.post.removed,
+            language_id: v.post.language_id,
         }
     }
 }
@@ -202,6 +213,7 @@ impl From<CommentView> for Item {
             author: v.creator.map(author_of),
             score: v.counts.and_then(|c| c.score),
             gone: v.comment.deleted || v.comment.removed,
+            language_id: v.comment.language_id,
         }
     }
 }
@@ -237,7 +249,10 @@ enum QueryResult {
 
 impl Lemmy {
     pub fn new(config: LemmyConfig) -> Lemmy {
-        Lemmy { config }
+        Lemmy {
+            config,
+            languages: tokio::sync::Mutex::new(HashMap::new()),
+        }
     }
 
     fn queries(ctx: &PollContext, instance: &str) -> Vec<Query> {
@@ -320,6 +335,17 @@ impl Lemmy {
                 }
             };
             let limit = self.config.limit as usize;
+            let needs_languages = body
+                .posts
+                .iter()
+                .filter_map(|p| p.post.language_id)
+                .chain(body.comments.iter().filter_map(|c| c.comment.language_id))
+                .any(|id| id > 0);
+            let languages = if needs_languages {
+                self.languages(ctx, instance).await
+            } else {
+                Arc::default()
+            };
             let mut lists: Vec<(Vec<Item>, &mut bool)> = vec![
                 (
                     body.posts.into_iter().map(Item::from).collect(),
@@ -347,7 +373,7 @@ impl Lemmy {
                     }
                     fetched_any = true;
                     cursor.advance(item.published, &item.id);
-                    if let Some(m) = mention(ctx, query, item) {
+                    if let Some(m) = mention(ctx, query, &languages, item) {
                         if seen_ids.insert(m.id.clone()) {
                             mentions.push(m);
                         }
@@ -370,6 +396,60 @@ impl Lemmy {
             cursor: fetched_any.then_some(cursor),
             truncated,
         })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SiteResponse {
+    #[serde(default)]
+    all_languages: Vec<Language>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Language {
+    id: i64,
+    code: String,
+}
+
+impl Lemmy {
+    /// The instance's language table; empty (languages unknown) when it cannot be read.
+    async fn languages(&self, ctx: &PollContext, instance: &url::Url) -> Arc<HashMap<i64, String>> {
+        let key = instance.as_str().trim_end_matches('/').to_string();
+        let mut cache = self.languages.lock().await;
+        if let Some(table) = cache.get(&key) {
+            return table.clone();
+        }
+        let mut url = instance.clone();
+        url.set_query(None);
+        url.path_segments_mut()
+            .expect("http(s) URLs have path segments")
+            .pop_if_empty()
+            .extend(["api", "v3", "site"]);
+        let table: HashMap<i64, String> = match ctx
+            .http
+            .get(url.as_str(), &[])
+            .await
+            .map(|f| f.json::<SiteResponse>())
+        {
+            Ok(Ok(site)) => site
+                .all_languages
+                .into_iter()
+                // "und" is Lemmy's "undetermined", not a language.
+                .filter(|l| l.id > 0 && l.code != "und" && !l.code.is_empty())
+                .map(|l| (l.id, l.code))
+                .collect(),
+            Ok(Err(e)) => {
+                tracing::debug!(source = %ctx.source, instance = %key, error = %e, "lemmy language table unreadable; languages unknown");
+                return Arc::default();
+            }
+            Err(e) => {
+                tracing::debug!(source = %ctx.source, instance = %key, error = %e, "lemmy language table not fetched; languages unknown");
+                return Arc::default();
+            }
+        };
+        let table = Arc::new(table);
+        cache.insert(key, table.clone());
+        table
     }
 }
 
@@ -402,7 +482,12 @@ fn lemmy_error(instance: &url::Url, e: FetchError) -> Result<QueryResult, Source
     Err(e.into())
 }
 
-fn mention(ctx: &PollContext, query: &Query, item: Item) -> Option<RawMention> {
+fn mention(
+    ctx: &PollContext,
+    query: &Query,
+    languages: &HashMap<i64, String>,
+    item: Item,
+) -> Option<RawMention> {
     if item.gone || item.text.is_empty() {
         return None;
     }
@@ -422,8 +507,7 @@ fn mention(ctx: &PollContext, query: &Query, item: Item) -> Option<RawMention> {
         published_at: item.published,
         products: ctx.matcher.products_in(&item.text),
         text: item.text,
-        // `language_id` is instance-specific and needs `/api/v3/site` to map; not fetched.
-        language: None,
+        language: item.language_id.and_then(|id| languages.get(&id).cloned()),
         engagement: item.score,
     })
 }
@@ -468,7 +552,13 @@ impl Source for Lemmy {
                     Err(e) => {
                         tracing::warn!(source = %ctx.source, instance = %base, query = %query.name, error = %e, "lemmy search failed");
                         out.errors.push(format!("{}: {e}", query.scope));
+                        let limited =
+                            matches!(e, SourceError::Fetch(FetchError::RateLimited { .. }));
                         last_err = Some(e);
+                        if limited {
+                            // Lemmy's per-IP bucket covers every query: try the rest next poll.
+                            break;
+                        }
                     }
                 }
             }

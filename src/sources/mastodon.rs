@@ -3,6 +3,7 @@
 //! nothing is skipped between polls. An instance that requires sign-in for hashtag feeds is
 //! a warning, not a failure: the other instances go on.
 
+use super::http::FetchError;
 use super::text::{html_to_text, normalize_whitespace};
 use super::{PollContext, PollOutput, Source, SourceError};
 use crate::config::ProductConfig;
@@ -178,6 +179,7 @@ impl Mastodon {
         tag: &str,
         scope: &str,
         seen: &mut HashSet<String>,
+        quota: &mut Option<i64>,
     ) -> Result<TagResult, SourceError> {
         let old = ctx.cursors.get(scope).cloned();
         let mut newest = old.clone();
@@ -206,6 +208,14 @@ impl Mastodon {
                 }
             };
             pages += 1;
+            // Overlapping limits: the headers describe the one closest to running out, and
+            // the poll reports the lowest across instances.
+            if let Some(left) = fetched
+                .header("x-ratelimit-remaining")
+                .and_then(|v| v.trim().parse::<i64>().ok())
+            {
+                *quota = Some(quota.map_or(left, |q| q.min(left)));
+            }
             let statuses: Vec<Status> = fetched.json().map_err(SourceError::Parse)?;
             let count = statuses.len();
             let mut page_newest = newest.clone();
@@ -313,7 +323,17 @@ impl Source for Mastodon {
             for tag in &tags {
                 scopes += 1;
                 let scope = format!("{base} #{tag}");
-                match self.poll_tag(ctx, instance, tag, &scope, &mut seen).await {
+                match self
+                    .poll_tag(
+                        ctx,
+                        instance,
+                        tag,
+                        &scope,
+                        &mut seen,
+                        &mut out.quota_remaining,
+                    )
+                    .await
+                {
                     Ok(TagResult::Fetched {
                         mentions,
                         newest,
@@ -340,7 +360,13 @@ impl Source for Mastodon {
                     Err(e) => {
                         tracing::warn!(source = %ctx.source, instance = %base, tag = %tag, error = %e, "mastodon poll failed");
                         out.errors.push(format!("{scope}: {e}"));
+                        let limited =
+                            matches!(e, SourceError::Fetch(FetchError::RateLimited { .. }));
                         last_err = Some(e);
+                        if limited {
+                            // The instance's limit covers every tag: try the rest next poll.
+                            break;
+                        }
                     }
                 }
             }

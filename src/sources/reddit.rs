@@ -1,7 +1,8 @@
 //! Reddit post search (`sort=new`) through the Data API. With `client_id`/`client_secret`
 //! it uses the application-only OAuth flow and the OAuth host (`/search`); without them it
 //! tries the public `/search.json`, which Reddit throttles or refuses, and says so clearly.
-//! Every request carries the User-Agent form Reddit requires:
+//! Comments cannot be searched through the API: subreddits listed in `subreddits` have their
+//! newest comments read and matched instead. Every request carries the User-Agent form Reddit requires:
 //! `<platform>:<app ID>:<version> (by /u/<username>)`.
 
 use super::http::FetchError;
@@ -38,6 +39,10 @@ pub struct RedditConfig {
     /// Posts per page (Reddit allows at most 100).
     #[serde(default = "default_limit")]
     pub limit: u32,
+    /// Subreddits whose newest comments are read and matched (the Data API cannot search
+    /// comments), e.g. `["rust", "selfhosted"]`.
+    #[serde(default)]
+    pub subreddits: Vec<String>,
 }
 
 fn default_auth_url() -> url::Url {
@@ -48,6 +53,12 @@ fn default_app_id() -> String {
 }
 fn default_limit() -> u32 {
     100
+}
+
+/// `rust` from `rust`, `r/rust` or `/r/rust/`.
+fn subreddit_name(raw: &str) -> &str {
+    let s = raw.trim().trim_matches('/');
+    s.strip_prefix("r/").unwrap_or(s)
 }
 
 const OAUTH_BASE: &str = "https://oauth.reddit.com";
@@ -100,6 +111,20 @@ impl RedditConfig {
         }
         if !(1..=100).contains(&self.limit) {
             problems.push(("limit".into(), "limit must be between 1 and 100".into()));
+        }
+        for (i, sub) in self.subreddits.iter().enumerate() {
+            let name = subreddit_name(sub);
+            if name.len() < 2
+                || name.len() > 21
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                problems.push((
+                    format!("subreddits[{i}]"),
+                    format!(
+                        "`{sub}` is not a subreddit name (write it like \"rust\" or \"r/rust\")"
+                    ),
+                ));
+            }
         }
         problems
     }
@@ -214,7 +239,25 @@ struct ApiError {
     message: Option<String>,
 }
 
-struct ProductResult {
+/// One thing polled per poll, with its own cursor.
+enum Scope<'a> {
+    /// Post search for a product's names.
+    Search { product: &'a str, query: String },
+    /// The newest comments of a subreddit, matched against every product.
+    Comments { subreddit: &'a str },
+}
+
+impl Scope<'_> {
+    /// Cursor key, also used in messages.
+    fn key(&self) -> String {
+        match self {
+            Scope::Search { product, .. } => product.to_string(),
+            Scope::Comments { subreddit } => format!("r/{subreddit} comments"),
+        }
+    }
+}
+
+struct ScopeResult {
     mentions: Vec<RawMention>,
     cursor: Option<Cursor>,
     truncated: bool,
@@ -308,21 +351,28 @@ impl Reddit {
             .join(" OR ")
     }
 
-    fn page_url(&self, q: &str, after: Option<&str>) -> String {
+    fn page_url(&self, scope: &Scope<'_>, after: Option<&str>) -> String {
         let mut url = self.base();
-        let leaf = if self.config.authenticated() {
-            "search"
+        // The OAuth host serves `/search`; the public site wants the `.json` suffix.
+        let json = if self.config.authenticated() {
+            ""
         } else {
-            "search.json"
+            ".json"
+        };
+        let leaf = match scope {
+            Scope::Search { .. } => format!("search{json}"),
+            Scope::Comments { subreddit } => format!("r/{subreddit}/comments{json}"),
         };
         let path = format!("{}/{leaf}", url.path().trim_end_matches('/'));
         url.set_path(&path);
         {
             let mut pairs = url.query_pairs_mut();
-            pairs.append_pair("q", q);
-            pairs.append_pair("sort", "new");
+            if let Scope::Search { query, .. } = scope {
+                pairs.append_pair("q", query);
+                pairs.append_pair("sort", "new");
+                pairs.append_pair("type", "link");
+            }
             pairs.append_pair("limit", &self.config.limit.to_string());
-            pairs.append_pair("type", "link");
             // Unescaped `&<>` in titles and bodies.
             pairs.append_pair("raw_json", "1");
             if let Some(a) = after {
@@ -392,28 +442,27 @@ impl Reddit {
         }
     }
 
-    async fn poll_product(
+    async fn poll_scope(
         &self,
         ctx: &PollContext,
-        product: &str,
-        names: &[&str],
+        scope: &Scope<'_>,
         seen_ids: &mut HashSet<String>,
         quota: &mut Option<i64>,
-    ) -> Result<ProductResult, SourceError> {
+    ) -> Result<ScopeResult, SourceError> {
+        let key = scope.key();
         let old: Option<Cursor> = ctx
             .cursors
-            .get(product)
+            .get(&key)
             .and_then(|c| serde_json::from_str(c).ok());
         let mut cursor = old.clone().unwrap_or_default();
         let mut fetched_any = false;
         let mut mentions = Vec::new();
-        let q = Self::query(names);
         let mut after: Option<String> = None;
         let mut pages = 0usize;
         let mut truncated = false;
         loop {
             let listing = self
-                .get_page(ctx, &self.page_url(&q, after.as_deref()), quota)
+                .get_page(ctx, &self.page_url(scope, after.as_deref()), quota)
                 .await?;
             pages += 1;
             let mut reached_cursor = false;
@@ -427,7 +476,7 @@ impl Reddit {
                 }
                 fetched_any = true;
                 cursor.advance(t, &d.name);
-                if let Some(m) = mention(ctx, product, d) {
+                if let Some(m) = mention(ctx, scope, d) {
                     if seen_ids.insert(m.id.clone()) {
                         mentions.push(m);
                     }
@@ -442,8 +491,8 @@ impl Reddit {
                 break;
             }
         }
-        tracing::debug!(source = %ctx.source, product, pages, kept = mentions.len(), "reddit search done");
-        Ok(ProductResult {
+        tracing::debug!(source = %ctx.source, scope = %key, pages, kept = mentions.len(), "reddit listing done");
+        Ok(ScopeResult {
             mentions,
             cursor: fetched_any.then_some(cursor),
             truncated,
@@ -460,7 +509,7 @@ fn reset_after(fetched: &super::http::Fetched) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
-fn mention(ctx: &PollContext, product: &str, d: &ThingData) -> Option<RawMention> {
+fn mention(ctx: &PollContext, scope: &Scope<'_>, d: &ThingData) -> Option<RawMention> {
     let title = d
         .title
         .as_deref()
@@ -478,7 +527,13 @@ fn mention(ctx: &PollContext, product: &str, d: &ThingData) -> Option<RawMention
         (true, _) => body,
     };
     // Reddit search stems and matches words anywhere (also in URLs): re-check the text.
-    if text.is_empty() || !ctx.matcher.mentions(product, &text) {
+    // Comment listings are not searched at all: keep the ones naming any product.
+    let products = ctx.matcher.products_in(&text);
+    let keep = match scope {
+        Scope::Search { product, .. } => ctx.matcher.mentions(product, &text),
+        Scope::Comments { .. } => !products.is_empty(),
+    };
+    if text.is_empty() || !keep {
         return None;
     }
     let published_at = DateTime::<Utc>::from_timestamp(d.created_utc.floor() as i64, 0)?;
@@ -494,7 +549,7 @@ fn mention(ctx: &PollContext, product: &str, d: &ThingData) -> Option<RawMention
             .clone()
             .filter(|a| !a.is_empty() && a != "[deleted]"),
         published_at,
-        products: ctx.matcher.products_in(&text),
+        products,
         text,
         language: None,
         engagement: d.score,
@@ -512,40 +567,52 @@ impl Source for Reddit {
         let mut last_err = None;
         let mut quota = None;
         let mut attempted = 0;
-        for p in ctx.products.iter() {
+        let mut scopes: Vec<Scope<'_>> = ctx
+            .products
+            .iter()
+            .map(|p| Scope::Search {
+                product: &p.name,
+                query: Self::query(&p.names().collect::<Vec<_>>()),
+            })
+            .collect();
+        scopes.extend(self.config.subreddits.iter().map(|s| Scope::Comments {
+            subreddit: subreddit_name(s),
+        }));
+        for scope in &scopes {
+            let key = scope.key();
             if quota.is_some_and(|q: i64| q <= 0) {
                 out.warnings.push(format!(
-                    "reddit request quota used up; product {:?} waits for the next poll",
-                    p.name
+                    "reddit request quota used up; {key:?} waits for the next poll"
                 ));
                 continue;
             }
             attempted += 1;
-            let names: Vec<&str> = p.names().collect();
-            match self
-                .poll_product(ctx, &p.name, &names, &mut seen_ids, &mut quota)
-                .await
-            {
+            match self.poll_scope(ctx, scope, &mut seen_ids, &mut quota).await {
                 Ok(r) => {
                     out.mentions.extend(r.mentions);
                     if let Some(c) = r.cursor {
                         out.cursors.push((
-                            p.name.clone(),
+                            key.clone(),
                             serde_json::to_string(&c).expect("cursor serialises"),
                         ));
                     }
                     if r.truncated {
                         out.warnings.push(format!(
-                            "product {:?}: more than {} pages of new posts; older ones were skipped (poll more often)",
-                            p.name, ctx.max_pages
+                            "{key:?}: more than {} pages of new items; older ones were skipped (poll more often)",
+                            ctx.max_pages
                         ));
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(source = %ctx.source, product = %p.name, error = %e, "reddit search failed");
-                    out.errors.push(format!("product {:?}: {e}", p.name));
-                    // Bad credentials fail every product the same way: stop here.
-                    let fatal = matches!(e, SourceError::Auth(_) | SourceError::Config(_));
+                    tracing::warn!(source = %ctx.source, scope = %key, error = %e, "reddit poll failed");
+                    out.errors.push(format!("{key:?}: {e}"));
+                    // Bad credentials or a spent quota fail every scope the same way: stop here.
+                    let fatal = matches!(
+                        e,
+                        SourceError::Auth(_)
+                            | SourceError::Config(_)
+                            | SourceError::Fetch(FetchError::RateLimited { .. })
+                    );
                     last_err = Some(e);
                     if fatal {
                         break;
