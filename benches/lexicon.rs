@@ -72,7 +72,9 @@ fn main() {
         })
         .count();
 
-    let (rounds, runs) = (5, 5);
+    // `cargo bench` passes `--bench`; under `cargo test --all-targets` this is a smoke run.
+    let full = std::env::args().any(|a| a == "--bench");
+    let (rounds, runs) = if full { (5, 5) } else { (1, 1) };
     let mut scratch = Scratch::default();
     let own = measure(&texts, rounds, runs, |t| {
         ours.scores_with(t, &mut scratch).compound
