@@ -182,6 +182,13 @@ fn eval_argument_errors() {
         .assert()
         .failure()
         .stderr(predicates::str::contains("cannot read nope.txt"));
+    // The transformer needs a model folder; without one the error says which key to set.
+    std::fs::write(dir.path().join("v.txt"), "1\t2.0\tgood").unwrap();
+    pulse(dir.path())
+        .args(["eval", "--vader", "v.txt", "--classifier", "transformer"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("classifier.model"));
     // Mismatched TweetEval files are reported with both counts.
     std::fs::write(dir.path().join("t.txt"), "good \nbad \n").unwrap();
     std::fs::write(dir.path().join("l.txt"), "2\n").unwrap();
