@@ -277,10 +277,25 @@ const BOOSTER_NGRAMS: &[&[Word]] = &[
 struct WordInfo {
     in_lexicon: bool,
     valence: f64,
-    is_booster: bool,
-    booster: f64,
+    /// +1 booster (B_INCR), −1 dampener (B_DECR), 0 neither: every single-word entry is one
+    /// of the two, and a sign keeps the token small (tokens are copied a lot).
+    booster: i8,
     negate: bool,
     word: Word,
+}
+
+impl WordInfo {
+    fn is_booster(&self) -> bool {
+        self.booster != 0
+    }
+
+    fn booster_value(&self) -> f64 {
+        if self.booster > 0 {
+            B_INCR
+        } else {
+            B_DECR
+        }
+    }
 }
 
 /// A token of the text being scored, with everything the rules ask about it.
@@ -468,8 +483,7 @@ impl Vader {
         }
         for &(w, b) in BOOSTERS {
             let e = words.entry(w).or_default();
-            e.is_booster = true;
-            e.booster = b;
+            e.booster = if b > 0.0 { 1 } else { -1 };
         }
         for &w in NEGATE {
             words.entry(w).or_default().negate = true;
@@ -773,7 +787,7 @@ fn compute_sentiments(tokens: &[Token], sentiments: &mut Vec<f64>) {
     let word = |j: usize| tokens[j].info.word;
     for (i, tok) in tokens.iter().enumerate() {
         let info = &tok.info;
-        if info.is_booster || (i + 1 < n && info.word == Word::Kind && word(i + 1) == Word::Of) {
+        if info.is_booster() || (i + 1 < n && info.word == Word::Kind && word(i + 1) == Word::Of) {
             sentiments.push(0.0);
             continue;
         }
@@ -822,10 +836,10 @@ fn compute_sentiments(tokens: &[Token], sentiments: &mut Vec<f64>) {
 }
 
 fn scalar_inc_dec(tok: &Token, valence: f64, cap_diff: bool) -> f64 {
-    if !tok.info.is_booster {
+    if !tok.info.is_booster() {
         return 0.0;
     }
-    let mut scalar = tok.info.booster;
+    let mut scalar = tok.info.booster_value();
     if valence < 0.0 {
         scalar *= -1.0;
     }
