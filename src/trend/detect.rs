@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+pub mod bench;
 pub mod stats;
 
 /// How the expected hourly volume is estimated from the baseline.
