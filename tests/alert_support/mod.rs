@@ -141,3 +141,60 @@ pub fn header<'a>(r: &'a wiremock::Request, name: &str) -> &'a str {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
 }
+
+/// The running example of the channels reference, with hostile example texts.
+pub fn hostile_message(department: pulse::alert::Department) -> pulse::alert::Message {
+    use pulse::alert::message::Example;
+    use pulse::alert::{Labels, Message, MessageKind};
+    let at = Utc.with_ymd_and_hms(2026, 3, 14, 9, 30, 0).unwrap();
+    Message {
+        alert_id: "alt_7f3k2".into(),
+        kind: MessageKind::Firing,
+        labels: Labels {
+            product: "ACME Phone".into(),
+            signal: "sentiment_shift".into(),
+            direction: "negative".into(),
+            aspect: String::new(),
+            severity: "warning".into(),
+            department: department.as_str().into(),
+        },
+        department,
+        at,
+        window: "6h".into(),
+        launch: false,
+        mentions: 142,
+        expected_mentions: 45.8,
+        volume_ratio: 3.1,
+        net_before: Some(0.31),
+        net_after: Some(-0.12),
+        baseline: 0.2,
+        observed: 0.46,
+        top_aspects: vec!["battery".into(), "crash".into()],
+        examples: vec![
+            Example {
+                source: "mastodon".into(),
+                author: Some("@ann@example.social".into()),
+                url: Some("https://example.social/@ann/1".into()),
+                published_at: at - Duration::minutes(30),
+                label: "negative".into(),
+                text: "Battery drains by noon since the update".into(),
+            },
+            Example {
+                source: "reddit".into(),
+                author: Some("bob".into()),
+                url: Some("https://www.reddit.com/r/acme/comments/abc/x/".into()),
+                published_at: at - Duration::minutes(25),
+                label: "negative".into(),
+                text: "Camera app crashes on launch <!channel> <!here> @everyone <@U0123> **fix** this & refund me [click](https://evil.example)".into(),
+            },
+            Example {
+                source: "hackernews".into(),
+                author: None,
+                url: Some("javascript:alert(1)".into()),
+                published_at: at - Duration::minutes(20),
+                label: "negative".into(),
+                text: format!("Screen\r\nBcc: victim@example.com <script>alert(1)</script> {}", "long ".repeat(2000)),
+            },
+        ],
+    }
+}
