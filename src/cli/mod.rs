@@ -2,9 +2,12 @@
 
 pub mod alerts;
 pub mod backend;
+pub mod bench;
+pub mod bench_store;
 pub mod check_config;
 pub mod classify;
 pub mod detect;
+pub mod eval;
 pub mod import;
 pub mod mentions;
 pub mod output;
@@ -76,6 +79,10 @@ pub enum Command {
     Detect(detect::Args),
     /// Mute alerts by label for a while, or list silences.
     Silence(silence::Args),
+    /// Measure a classifier against labelled data (VADER ground truth or TweetEval).
+    Eval(eval::Args),
+    /// Run a benchmark and print its figures.
+    Bench(bench::Args),
 }
 
 /// What every command gets: where the config is.
@@ -112,6 +119,8 @@ impl Cli {
             Command::Alerts(a) => alerts::run(&a, &g).await,
             Command::Detect(a) => detect::run(&a, &g).await,
             Command::Silence(a) => silence::run(&a, &g).await,
+            Command::Eval(a) => eval::run(&a, &g).await,
+            Command::Bench(a) => bench::run(&a, &g).await,
         }
     }
 }
