@@ -337,6 +337,9 @@ fn spawn_extensions(
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) {
+    if let Err(e) = crate::alert::engine::spawn(config, store, tracker, shutdown) {
+        tracing::error!(error = %e, "alert engine not started: detection and alerts are off");
+    }
     if let Some(keep) = config.store.keep_mentions {
         let store = store.clone();
         let shutdown = shutdown.clone();
