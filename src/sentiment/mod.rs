@@ -138,7 +138,6 @@ pub fn build(config: &ClassifierConfig) -> Result<Arc<dyn Classifier>, Sentiment
         ClassifierKind::Lexicon => Ok(Arc::new(lexicon::Lexicon::new(config))),
         ClassifierKind::Transformer => transformer::TransformerClassifier::from_config(config)
             .map(|c| Arc::new(c) as Arc<dyn Classifier>)
-            .map_err(SentimentError::from)
             .or_else(|e| match config.fallback {
                 Some(ClassifierKind::Lexicon) => {
                     tracing::error!(error = %e, "transformer classifier failed to load; falling back to the lexicon classifier");

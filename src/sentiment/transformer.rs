@@ -11,7 +11,7 @@
 //! Inference is synchronous and thread-safe (the session sits behind a mutex; ONNX Runtime parallelises
 //! inside one run with `threads` intra-op threads), so async callers run it under `spawn_blocking`.
 
-// BENCH pub mod bench;
+pub mod bench;
 pub mod labels;
 pub mod runtime;
 
@@ -56,13 +56,7 @@ impl From<TransformerError> for SentimentError {
                 SentimentError::Inference(e.to_string())
             }
             other => SentimentError::Load {
-                path: match &other {
-                    TransformerError::RuntimeLoad { path, .. }
-                    | TransformerError::Folder { path, .. }
-                    | TransformerError::MissingFile { path }
-                    | TransformerError::BadFile { path, .. } => path.display().to_string(),
-                    _ => "onnx runtime".to_string(),
-                },
+                path: "transformer model".into(),
                 reason: other.to_string(),
             },
         }
@@ -274,6 +268,9 @@ impl Engine {
             reason,
         };
         let mut builder = Session::builder(&env).map_err(|e| bad_model(e.to_string()))?;
+        builder = builder
+            .with_log_level(ort::logging::LogLevel::Warning)
+            .map_err(|e| bad_model(e.to_string()))?;
         if opts.threads > 0 {
             builder = builder
                 .with_intra_threads(opts.threads)
@@ -626,18 +623,23 @@ impl std::fmt::Debug for TransformerClassifier {
 }
 
 impl TransformerClassifier {
-    /// Loads the model folder named by `config.model`.
-    pub fn from_config(
-        config: &ClassifierConfig,
-    ) -> Result<TransformerClassifier, TransformerError> {
+    /// Loads the model folder named by `config.model`; the error names the folder and what is wrong.
+    pub fn from_config(config: &ClassifierConfig) -> Result<TransformerClassifier, SentimentError> {
         let folder = config
             .model
             .as_deref()
-            .ok_or_else(|| TransformerError::Folder {
-                path: PathBuf::new(),
-                reason: "`[classifier] model` is not set".into(),
+            .ok_or_else(|| SentimentError::Load {
+                path: "[classifier] model".into(),
+                reason:
+                    "not set: point it at a model folder (model.onnx, tokenizer.json, config.json)"
+                        .into(),
             })?;
-        Self::load(folder, &EngineOptions::from_config(config), config)
+        Self::load(folder, &EngineOptions::from_config(config), config).map_err(|e| {
+            SentimentError::Load {
+                path: folder.display().to_string(),
+                reason: e.to_string(),
+            }
+        })
     }
 
     pub fn load(

@@ -92,6 +92,8 @@ pub fn environment(configured: Option<&Path>) -> Result<Environment, Transformer
             path: path.clone(),
             reason: e.to_string(),
         })?;
+    // ONNX Runtime reports every graph rewrite at info level; only its warnings belong in our logs.
+    env.set_log_level(ort::logging::LogLevel::Warning);
     tracing::info!(path = %path.display(), "loaded onnx runtime");
     *guard = Some(Loaded {
         path,
