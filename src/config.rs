@@ -425,6 +425,7 @@ impl Config {
         };
         config.validate(&mut p, table.contains_key("products"));
         if !p.list.is_empty() {
+            p.list.sort_by_key(|x| x.line.unwrap_or(usize::MAX));
             return Err(invalid(p.list));
         }
         // Relative store and model paths are taken from the working directory, like the CLI's other paths.
@@ -766,8 +767,10 @@ fn locate(doc: &toml_edit::ImDocument<String>, key: &str) -> Option<usize> {
     for part in split_key(key) {
         match part {
             KeyPart::Name(name) => {
-                let t = table_like?;
-                let (k, v) = t.get_key_value(&name)?;
+                let Some(t) = table_like else { return best };
+                let Some((k, v)) = t.get_key_value(&name) else {
+                    return best;
+                };
                 if let Some(span) = k.span() {
                     best = Some(span.start);
                 }
@@ -775,16 +778,16 @@ fn locate(doc: &toml_edit::ImDocument<String>, key: &str) -> Option<usize> {
                 table_like = v.as_table_like();
             }
             KeyPart::Index(i) => {
-                let current = item?;
+                let Some(current) = item else { return best };
                 if let Some(aot) = current.as_array_of_tables() {
-                    let t = aot.get(i)?;
+                    let Some(t) = aot.get(i) else { return best };
                     if let Some(span) = t.span() {
                         best = Some(span.start);
                     }
                     table_like = Some(t);
                     item = None;
                 } else if let Some(arr) = current.as_array() {
-                    let v = arr.get(i)?;
+                    let Some(v) = arr.get(i) else { return best };
                     if let Some(span) = v.span() {
                         best = Some(span.start);
                     }

@@ -5,11 +5,17 @@
 //! → [`store`] → [`trend`] → [`alert`], driven by [`daemon`] and queried from [`cli`].
 
 pub mod alert;
+pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod logging;
 pub mod matcher;
 pub mod model;
+pub mod pipeline;
+pub mod query;
 pub mod sentiment;
 pub mod sources;
+pub mod store;
 pub mod trend;

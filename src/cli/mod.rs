@@ -1,8 +1,19 @@
 //! The `pulse` command line: one file per subcommand, each with its clap `Args` and a `run`.
 
+pub mod backend;
+pub mod bench;
 pub mod check_config;
 pub mod classify;
+pub mod eval;
+pub mod import;
+pub mod mentions;
 pub mod output;
+pub mod poll;
+pub mod products;
+pub mod run;
+pub mod status;
+pub mod store;
+pub mod trend;
 
 use crate::config::Config;
 use clap::{Parser, Subcommand};
@@ -22,6 +33,10 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Query a daemon's API at this URL instead of the local store (token from PULSE_API_TOKEN).
+    #[arg(long, global = true, value_name = "URL")]
+    pub remote: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -34,16 +49,37 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: poll sources on schedule, classify, store, detect, alert, serve the API.
+    Run(run::Args),
+    /// Poll every source once and exit.
+    Poll(poll::Args),
+    /// Daemon, source and store status.
+    Status(status::Args),
+    /// Products with mention counts and net sentiment.
+    Products(products::Args),
+    /// A product's trend buckets.
+    Trend(trend::Args),
+    /// A product's newest mentions.
+    Mentions(mentions::Args),
+    /// Backfill mentions from a JSON-lines file.
+    Import(import::Args),
+    /// Store maintenance.
+    Store(store::Args),
     /// Validate the config file and print a summary.
     CheckConfig(check_config::Args),
     /// Classify texts with the configured classifier.
     Classify(classify::Args),
+    /// Measure a classifier against labelled data (VADER ground truth or TweetEval).
+    Eval(eval::Args),
+    /// Run a benchmark and print its figures.
+    Bench(bench::Args),
 }
 
 /// What every command gets: where the config is.
 #[derive(Debug, Clone)]
 pub struct Globals {
     pub config_path: PathBuf,
+    pub remote: Option<String>,
 }
 
 impl Globals {
@@ -57,10 +93,21 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         let g = Globals {
             config_path: Config::locate(self.config.as_deref()),
+            remote: self.remote.clone(),
         };
         match self.command {
+            Command::Run(a) => run::run(&a, &g).await,
+            Command::Poll(a) => poll::run(&a, &g).await,
+            Command::Status(a) => status::run(&a, &g).await,
+            Command::Products(a) => products::run(&a, &g).await,
+            Command::Trend(a) => trend::run(&a, &g).await,
+            Command::Mentions(a) => mentions::run(&a, &g).await,
+            Command::Import(a) => import::run(&a, &g).await,
+            Command::Store(a) => store::run(&a, &g).await,
             Command::CheckConfig(a) => check_config::run(&a, &g).await,
             Command::Classify(a) => classify::run(&a, &g).await,
+            Command::Eval(a) => eval::run(&a, &g).await,
+            Command::Bench(a) => bench::run(&a, &g).await,
         }
     }
 }

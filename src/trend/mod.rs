@@ -1,6 +1,7 @@
 //! Trend series: per-product time buckets (count, positive, negative, neutral, score sum)
 //! and the figures derived from them. Shift detection lives in [`detect`].
 
+pub mod aspects;
 pub mod detect;
 
 pub use detect::DetectConfig;

@@ -31,7 +31,12 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub texts: Option<PathBuf>,
     /// Data folder holding the default texts.
-    #[arg(long, value_name = "DIR", default_value = "../shared/data")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "PULSE_SHARED_DATA",
+        default_value = "../shared/data"
+    )]
     pub data: PathBuf,
     /// Texts per measurement (the first N lines).
     #[arg(long, default_value_t = 256)]

@@ -1,0 +1,698 @@
+//! The embedded sled store: mentions (scanned per product in time order), a dedup index,
+//! per-product trend buckets, source cursors and status. A mention's insert, its dedup
+//! entries and its bucket updates commit in one transaction, so buckets never disagree
+//! with the mentions after a crash.
+
+pub mod records;
+
+use crate::model::Label;
+use crate::trend::{BucketCounts, Granularity};
+use chrono::{DateTime, TimeZone, Utc};
+pub use records::{decode, encode, MentionRecord, SourceStatus, SCHEMA_VERSION};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open store at {path}: it is locked by another process (a running `pulse run` daemon?); query the daemon instead, or stop it first")]
+    Locked { path: PathBuf },
+    #[error("cannot open store at {path}: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("store operation failed: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored record has schema version {found}, this pulse understands {expected}: upgrade pulse or restore a matching backup")]
+    Version { found: u8, expected: u8 },
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Name of the all-sources series in bucket keys.
+const ALL_SOURCES: &str = "*";
+
+/// Handle to the store; cheap to clone (sled trees are reference-counted).
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+    mentions: sled::Tree,
+    dedup: sled::Tree,
+    buckets: sled::Tree,
+    cursors: sled::Tree,
+    status: sled::Tree,
+    meta: sled::Tree,
+}
+
+/// One mention ready to store: already matched and classified.
+#[derive(Debug, Clone)]
+pub struct NewMention {
+    pub record: MentionRecord,
+}
+
+/// What an insert did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct InsertReport {
+    /// Mentions newly stored.
+    pub stored: usize,
+    /// Same source and id already stored.
+    pub duplicate_ids: usize,
+    /// Same normalised text already stored (a cross-post).
+    pub duplicate_texts: usize,
+}
+
+/// Filter for [`Store::mentions`].
+#[derive(Debug, Clone, Default)]
+pub struct MentionQuery {
+    pub product: String,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub sentiment: Option<Label>,
+    pub source: Option<String>,
+    pub limit: usize,
+}
+
+/// Texts shorter than this are not deduplicated by content: short posts ("love it") repeat
+/// legitimately across people.
+const MIN_DEDUP_TEXT_CHARS: usize = 24;
+
+impl Store {
+    /// Open (or create) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                    path: path.to_path_buf(),
+                    source: sled::Error::Io(e),
+                })?;
+            }
+        }
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(32 * 1024 * 1024)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| match &e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    StoreError::Locked {
+                        path: path.to_path_buf(),
+                    }
+                }
+                _ => StoreError::Open {
+                    path: path.to_path_buf(),
+                    source: e,
+                },
+            })?;
+        let store = Store {
+            mentions: db.open_tree("mentions")?,
+            dedup: db.open_tree("dedup")?,
+            buckets: db.open_tree("buckets")?,
+            cursors: db.open_tree("cursors")?,
+            status: db.open_tree("status")?,
+            meta: db.open_tree("meta")?,
+            path: path.to_path_buf(),
+            db,
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        match self.meta.get("schema_version")? {
+            None => {
+                self.meta.insert("schema_version", &[SCHEMA_VERSION])?;
+                Ok(())
+            }
+            Some(v) if v.as_ref() == [SCHEMA_VERSION] => Ok(()),
+            Some(v) => Err(StoreError::Version {
+                found: v.first().copied().unwrap_or(0),
+                expected: SCHEMA_VERSION,
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Make everything written so far durable.
+    pub fn flush(&self) -> Result<usize, StoreError> {
+        Ok(self.db.flush()?)
+    }
+
+    pub async fn flush_async(&self) -> Result<usize, StoreError> {
+        Ok(self.db.flush_async().await?)
+    }
+
+    /// Bytes on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// Insert a batch of classified mentions: dedup, store one record per matched product,
+    /// and update the hourly and daily buckets (all-sources and per-source), atomically.
+    /// Durable once this returns if `durable` is set.
+    pub fn insert_batch(
+        &self,
+        batch: &[MentionRecord],
+        durable: bool,
+    ) -> Result<InsertReport, StoreError> {
+        if batch.is_empty() {
+            return Ok(InsertReport::default());
+        }
+        // Ids are drawn before the transaction: sled may re-run the closure on conflict.
+        let mut uids = Vec::with_capacity(batch.len());
+        for _ in batch {
+            uids.push(self.db.generate_id()?);
+        }
+        let result = (&self.mentions, &self.dedup, &self.buckets).transaction(|(mt, dt, bt)| {
+            let mut report = InsertReport::default();
+            let mut bucket_delta: BTreeMap<Vec<u8>, BucketCounts> = BTreeMap::new();
+            let mut seen_ids: HashMap<Vec<u8>, ()> = HashMap::new();
+            let mut seen_texts: HashMap<Vec<u8>, ()> = HashMap::new();
+            for (rec, uid) in batch.iter().zip(&uids) {
+                let id_key = dedup_id_key(&rec.source, &rec.id);
+                if seen_ids.contains_key(&id_key) || dt.get(&id_key)?.is_some() {
+                    report.duplicate_ids += 1;
+                    continue;
+                }
+                let text_key = dedup_text_key(&rec.text);
+                if let Some(tk) = &text_key {
+                    if seen_texts.contains_key(tk) || dt.get(tk)?.is_some() {
+                        report.duplicate_texts += 1;
+                        // Remember the id too, so the same post is recognised cheaply next time.
+                        dt.insert(id_key.clone(), &uid.to_be_bytes()[..])?;
+                        seen_ids.insert(id_key, ());
+                        continue;
+                    }
+                }
+                let mut rec = rec.clone();
+                rec.uid = *uid;
+                let value = encode(&rec);
+                let mut keys = Vec::new();
+                for product in &rec.products {
+                    let key = mention_key(product, rec.published_at, *uid);
+                    mt.insert(key.clone(), value.clone())?;
+                    keys.push(key);
+                    for g in Granularity::ALL {
+                        let start = g.floor(rec.published_at);
+                        for src in [ALL_SOURCES, rec.source.as_str()] {
+                            bucket_delta
+                                .entry(bucket_key(product, src, g, start))
+                                .or_default()
+                                .add(rec.label, rec.score);
+                        }
+                    }
+                }
+                dt.insert(id_key.clone(), encode(&keys))?;
+                seen_ids.insert(id_key, ());
+                if let Some(tk) = text_key {
+                    dt.insert(tk.clone(), &uid.to_be_bytes()[..])?;
+                    seen_texts.insert(tk, ());
+                }
+                report.stored += 1;
+            }
+            for (key, delta) in bucket_delta {
+                let mut counts = match bt.get(&key)? {
+                    Some(v) => BucketCounts::from_bytes(&v).ok_or_else(|| {
+                        ConflictableTransactionError::Abort(StoreError::Corrupt(
+                            "bucket record has the wrong size".into(),
+                        ))
+                    })?,
+                    None => BucketCounts::default(),
+                };
+                counts.merge(&delta);
+                bt.insert(key, &counts.to_bytes()[..])?;
+            }
+            Ok(report)
+        });
+        let report = match result {
+            Ok(r) => r,
+            Err(TransactionError::Abort(e)) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(e.into()),
+        };
+        if durable {
+            self.db.flush()?;
+        }
+        Ok(report)
+    }
+
+    /// Buckets of one product between `from` and `to` (inclusive), oldest first.
+    /// `source` None = all sources.
+    pub fn buckets(
+        &self,
+        product: &str,
+        source: Option<&str>,
+        g: Granularity,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(i64, BucketCounts)>, StoreError> {
+        let src = source.unwrap_or(ALL_SOURCES);
+        let lo = bucket_key(product, src, g, g.floor(from));
+        let hi = bucket_key(product, src, g, g.floor(to));
+        let mut out = Vec::new();
+        for item in self.buckets.range(lo..=hi) {
+            let (k, v) = item?;
+            let start = decode_time_suffix(&k)?;
+            let counts = BucketCounts::from_bytes(&v)
+                .ok_or_else(|| StoreError::Corrupt("bucket record has the wrong size".into()))?;
+            out.push((start, counts));
+        }
+        Ok(out)
+    }
+
+    /// Sum of every bucket of a granularity for a product (all time).
+    pub fn totals(&self, product: &str, g: Granularity) -> Result<BucketCounts, StoreError> {
+        let mut prefix = bucket_prefix(product, ALL_SOURCES);
+        prefix.push(g.tag());
+        let mut total = BucketCounts::default();
+        for item in self.buckets.scan_prefix(prefix) {
+            let (_, v) = item?;
+            if let Some(c) = BucketCounts::from_bytes(&v) {
+                total.merge(&c);
+            }
+        }
+        Ok(total)
+    }
+
+    /// Newest mentions of a product matching the query, newest first.
+    pub fn mentions(&self, q: &MentionQuery) -> Result<Vec<MentionRecord>, StoreError> {
+        let lo = match q.since {
+            Some(t) => mention_key(&q.product, t, 0),
+            None => product_prefix(&q.product),
+        };
+        let hi = match q.until {
+            Some(t) => mention_key(&q.product, t, u64::MAX),
+            None => {
+                let mut k = product_prefix(&q.product);
+                k.extend_from_slice(&[0xff; 17]);
+                k
+            }
+        };
+        let limit = if q.limit == 0 { usize::MAX } else { q.limit };
+        let mut out = Vec::new();
+        for item in self.mentions.range(lo..=hi).rev() {
+            let (_, v) = item?;
+            let rec: MentionRecord = decode(&v)?;
+            if q.sentiment.is_some_and(|s| s != rec.label) {
+                continue;
+            }
+            if q.source.as_ref().is_some_and(|s| *s != rec.source) {
+                continue;
+            }
+            out.push(rec);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every product name that has stored mentions.
+    pub fn product_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names = Vec::new();
+        let mut next: Vec<u8> = Vec::new();
+        loop {
+            let Some(item) = self.mentions.range(next.clone()..).next() else {
+                break;
+            };
+            let (k, _) = item?;
+            let end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
+            names.push(String::from_utf8_lossy(&k[..end]).into_owned());
+            next = k[..end].to_vec();
+            next.push(1);
+        }
+        Ok(names)
+    }
+
+    /// Find stored copies of a mention by source and native id.
+    pub fn mention_by_id(&self, source: &str, id: &str) -> Result<Vec<MentionRecord>, StoreError> {
+        let Some(v) = self.dedup.get(dedup_id_key(source, id))? else {
+            return Ok(Vec::new());
+        };
+        let keys: Vec<Vec<u8>> = decode(&v).unwrap_or_default();
+        let mut out = Vec::new();
+        for k in keys {
+            if let Some(v) = self.mentions.get(k)? {
+                out.push(decode(&v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Recount every bucket from the stored mentions (for checks after a crash).
+    pub fn recount(&self) -> Result<BTreeMap<Vec<u8>, BucketCounts>, StoreError> {
+        let mut out: BTreeMap<Vec<u8>, BucketCounts> = BTreeMap::new();
+        for item in self.mentions.iter() {
+            let (k, v) = item?;
+            let rec: MentionRecord = decode(&v)?;
+            let end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
+            let product = String::from_utf8_lossy(&k[..end]).into_owned();
+            for g in Granularity::ALL {
+                let start = g.floor(rec.published_at);
+                for src in [ALL_SOURCES, rec.source.as_str()] {
+                    out.entry(bucket_key(&product, src, g, start))
+                        .or_default()
+                        .add(rec.label, rec.score);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every stored bucket, by key (for checks after a crash).
+    pub fn all_buckets(&self) -> Result<BTreeMap<Vec<u8>, BucketCounts>, StoreError> {
+        let mut out = BTreeMap::new();
+        for item in self.buckets.iter() {
+            let (k, v) = item?;
+            out.insert(
+                k.to_vec(),
+                BucketCounts::from_bytes(&v)
+                    .ok_or_else(|| StoreError::Corrupt("bad bucket".into()))?,
+            );
+        }
+        Ok(out)
+    }
+
+    pub fn mention_count(&self) -> usize {
+        self.mentions.len()
+    }
+
+    // ---- cursors and source status ----
+
+    /// Cursors saved by a source, by scope.
+    pub fn cursors(&self, source: &str) -> Result<HashMap<String, String>, StoreError> {
+        let mut prefix = source.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = HashMap::new();
+        for item in self.cursors.scan_prefix(&prefix) {
+            let (k, v) = item?;
+            out.insert(
+                String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            );
+        }
+        Ok(out)
+    }
+
+    pub fn save_cursors(
+        &self,
+        source: &str,
+        cursors: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (scope, value) in cursors {
+            let mut k = source.as_bytes().to_vec();
+            k.push(0);
+            k.extend_from_slice(scope.as_bytes());
+            batch.insert(k, value.as_bytes());
+        }
+        self.cursors.apply_batch(batch)?;
+        Ok(())
+    }
+
+    pub fn source_status(&self, source: &str) -> Result<Option<SourceStatus>, StoreError> {
+        match self.status.get(source.as_bytes())? {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn all_source_status(&self) -> Result<Vec<SourceStatus>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.status.iter() {
+            let (_, v) = item?;
+            out.push(decode(&v)?);
+        }
+        Ok(out)
+    }
+
+    pub fn save_source_status(&self, status: &SourceStatus) -> Result<(), StoreError> {
+        self.status
+            .insert(status.source.as_bytes(), encode(status))?;
+        Ok(())
+    }
+}
+
+fn product_prefix(product: &str) -> Vec<u8> {
+    let mut k = product.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+/// Order-preserving encoding of a signed time in microseconds.
+fn time_bytes(t: DateTime<Utc>) -> [u8; 8] {
+    ((t.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn mention_key(product: &str, t: DateTime<Utc>, uid: u64) -> Vec<u8> {
+    let mut k = product_prefix(product);
+    k.extend_from_slice(&time_bytes(t));
+    k.extend_from_slice(&uid.to_be_bytes());
+    k
+}
+
+fn bucket_prefix(product: &str, source: &str) -> Vec<u8> {
+    let mut k = product_prefix(product);
+    k.extend_from_slice(source.as_bytes());
+    k.push(0);
+    k
+}
+
+fn bucket_key(product: &str, source: &str, g: Granularity, start: i64) -> Vec<u8> {
+    let mut k = bucket_prefix(product, source);
+    k.push(g.tag());
+    k.extend_from_slice(&((start as u64) ^ (1 << 63)).to_be_bytes());
+    k
+}
+
+fn decode_time_suffix(k: &[u8]) -> Result<i64, StoreError> {
+    let n = k.len();
+    if n < 8 {
+        return Err(StoreError::Corrupt("short bucket key".into()));
+    }
+    let raw = u64::from_be_bytes(k[n - 8..].try_into().expect("8 bytes"));
+    Ok((raw ^ (1 << 63)) as i64)
+}
+
+fn dedup_id_key(source: &str, id: &str) -> Vec<u8> {
+    let mut k = b"i\0".to_vec();
+    k.extend_from_slice(source.as_bytes());
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// Content key: lower-cased words without URLs and punctuation, so the same post reposted
+/// with another link or casing is caught.
+fn dedup_text_key(text: &str) -> Option<Vec<u8>> {
+    let mut norm = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if word.starts_with("http://") || word.starts_with("https://") {
+            continue;
+        }
+        let w: String = word
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect();
+        if !w.is_empty() {
+            if !norm.is_empty() {
+                norm.push(' ');
+            }
+            norm.push_str(&w);
+        }
+    }
+    if norm.chars().count() < MIN_DEDUP_TEXT_CHARS {
+        return None;
+    }
+    let mut k = b"t\0".to_vec();
+    k.extend_from_slice(&xxhash_rust::xxh3::xxh3_128(norm.as_bytes()).to_be_bytes());
+    Some(k)
+}
+
+/// Time from epoch seconds.
+pub fn time_from_secs(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn rec(
+        source: &str,
+        id: &str,
+        text: &str,
+        t: DateTime<Utc>,
+        label: Label,
+        products: &[&str],
+    ) -> MentionRecord {
+        MentionRecord {
+            uid: 0,
+            source: source.into(),
+            id: id.into(),
+            url: None,
+            author: None,
+            published_at: t,
+            text: text.into(),
+            language: None,
+            engagement: None,
+            products: products.iter().map(|s| s.to_string()).collect(),
+            label,
+            score: match label {
+                Label::Positive => 0.5,
+                Label::Negative => -0.5,
+                Label::Neutral => 0.0,
+            },
+            confidence: 1.0,
+            classifier: "lexicon".into(),
+            aspects: vec![],
+            fetched_at: t,
+        }
+    }
+
+    #[test]
+    fn insert_dedup_buckets_and_queries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 15, 0).unwrap();
+        let batch = vec![
+            rec(
+                "hn",
+                "1",
+                "Widget is great and I love how fast it is",
+                t0,
+                Label::Positive,
+                &["Widget"],
+            ),
+            rec(
+                "hn",
+                "1",
+                "Widget is great and I love how fast it is",
+                t0,
+                Label::Positive,
+                &["Widget"],
+            ),
+            rec(
+                "reddit",
+                "a",
+                "widget is GREAT and I love how fast it is https://x.y",
+                t0,
+                Label::Positive,
+                &["Widget"],
+            ),
+            rec(
+                "hn",
+                "2",
+                "Widget broke",
+                t0 + Duration::minutes(70),
+                Label::Negative,
+                &["Widget", "Gadget"],
+            ),
+        ];
+        let r = store.insert_batch(&batch, true).unwrap();
+        assert_eq!(
+            r,
+            InsertReport {
+                stored: 2,
+                duplicate_ids: 1,
+                duplicate_texts: 1
+            }
+        );
+        let again = store.insert_batch(&batch[..1], true).unwrap();
+        assert_eq!(again.duplicate_ids, 1);
+        // The cross-posted copy's id is now known too.
+        assert_eq!(
+            store
+                .insert_batch(&batch[2..3], true)
+                .unwrap()
+                .duplicate_ids,
+            1
+        );
+
+        let hours = store
+            .buckets(
+                "Widget",
+                None,
+                Granularity::Hour,
+                t0 - Duration::days(1),
+                t0 + Duration::days(1),
+            )
+            .unwrap();
+        assert_eq!(hours.len(), 2);
+        assert_eq!(hours[0].1.positive, 1);
+        assert_eq!(hours[1].1.negative, 1);
+        let per_source = store
+            .buckets(
+                "Widget",
+                Some("hn"),
+                Granularity::Day,
+                t0 - Duration::days(1),
+                t0 + Duration::days(1),
+            )
+            .unwrap();
+        assert_eq!(per_source[0].1.count, 2);
+        assert_eq!(store.totals("Gadget", Granularity::Day).unwrap().count, 1);
+
+        let m = store
+            .mentions(&MentionQuery {
+                product: "Widget".into(),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            m.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            vec!["2", "1"]
+        );
+        let neg = store
+            .mentions(&MentionQuery {
+                product: "Widget".into(),
+                sentiment: Some(Label::Negative),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(neg.len(), 1);
+        assert_eq!(store.product_names().unwrap(), vec!["Gadget", "Widget"]);
+        assert_eq!(store.recount().unwrap(), store.all_buckets().unwrap());
+        assert_eq!(store.mention_by_id("hn", "2").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn cursors_roundtrip_and_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = Store::open(&path).unwrap();
+        store
+            .save_cursors("hn", &[("Widget".into(), "123".into())])
+            .unwrap();
+        assert_eq!(store.cursors("hn").unwrap()["Widget"], "123");
+        assert!(store.cursors("hn2").unwrap().is_empty());
+        drop(store);
+        let again = Store::open(&path).unwrap();
+        assert_eq!(again.cursors("hn").unwrap()["Widget"], "123");
+    }
+
+    #[test]
+    fn unknown_schema_version_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let store = Store::open(&path).unwrap();
+            store.meta.insert("schema_version", &[99u8]).unwrap();
+            store.flush().unwrap();
+        }
+        let err = Store::open(&path).err().unwrap();
+        assert!(err.to_string().contains("schema version 99"), "{err}");
+    }
+}
