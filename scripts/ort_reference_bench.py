@@ -6,11 +6,14 @@ runs the same model on exactly those tensors with the `onnxruntime` Python packa
 setting, and prints one JSON object: texts/s per batch size (best of N rounds after a warm-up) and the
 per-text outputs (logits, or the attention-masked mean of the token states for an encoder) for the
 agreement check. Needs only numpy and onnxruntime (pinned in scripts/ci-deps.d/transformer.sh).
+When the `tokenizers` package is importable too, it also measures Python end to end (tokenise the raw
+texts with the model's tokenizer.json, pad per batch, run), the counterpart of the Rust `rust_e2e`.
 
     python3 scripts/ort_reference_bench.py --model M/model.onnx --input batches.json [--threads N] [--rounds R]
 
 Input: {"batches": {"1": [{"rows": r, "seq": s, "ids": [...], "mask": [...], "types": [...]}, ...], ...},
-        "check": "8"}   # which batch size's outputs to return
+        "check": "8",   # which batch size's outputs to return
+        "texts": [...], "tokenizer": "M/tokenizer.json", "max_length": 128, "pad_id": 0}   # for end to end
 """
 
 import argparse
@@ -49,6 +52,34 @@ def summarise(out, batch):
     return pooled.tolist()
 
 
+def end_to_end(session, output, data, size):
+    """Seconds for one pass: tokenise, pad to the longest text of each batch, run."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(data["tokenizer"])
+    tok.no_padding()
+    tok.enable_truncation(max_length=data["max_length"])
+    texts = data["texts"]
+    names = {i.name: (np.int32 if i.type == "tensor(int32)" else np.int64) for i in session.get_inputs()}
+
+    def one_pass():
+        for start in range(0, len(texts), size):
+            encs = tok.encode_batch(texts[start : start + size])
+            seq = max(1, max(len(e.ids) for e in encs))
+            ids = np.full((len(encs), seq), data["pad_id"], dtype=np.int64)
+            mask = np.zeros((len(encs), seq), dtype=np.int64)
+            types = np.zeros((len(encs), seq), dtype=np.int64)
+            for r, e in enumerate(encs):
+                n = len(e.ids)
+                ids[r, :n] = e.ids
+                mask[r, :n] = e.attention_mask
+                types[r, :n] = e.type_ids
+            cols = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            session.run([output], {n: cols[n].astype(t) for n, t in names.items()})
+
+    return one_pass
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True)
@@ -64,6 +95,12 @@ def main():
         options.intra_op_num_threads = args.threads
     session = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
     output = pick_output(session)
+    try:
+        import tokenizers  # noqa: F401
+
+        has_tokenizers = True
+    except ImportError:
+        has_tokenizers = False
 
     results = {}
     check = []
@@ -78,6 +115,15 @@ def main():
             best = min(best, time.perf_counter() - start)
         texts = sum(b["rows"] for b in batches)
         results[size] = {"texts": texts, "seconds": best, "texts_per_second": texts / best}
+        if has_tokenizers and data.get("texts"):
+            one_pass = end_to_end(session, output, data, int(size))
+            one_pass()  # warm-up
+            best_e2e = float("inf")
+            for _ in range(max(1, args.rounds)):
+                start = time.perf_counter()
+                one_pass()
+                best_e2e = min(best_e2e, time.perf_counter() - start)
+            results[size]["e2e_texts_per_second"] = len(data["texts"]) / best_e2e
         if size == data.get("check"):
             for f, b in zip(feeds, batches):
                 check.extend(summarise(session.run([output], f)[0], b))
@@ -87,6 +133,7 @@ def main():
             "onnxruntime": ort.__version__,
             "python": sys.version.split()[0],
             "output": output,
+            "tokenizers": has_tokenizers,
             "results": results,
             "check": check,
         },

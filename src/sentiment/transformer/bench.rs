@@ -1,12 +1,15 @@
 //! `pulse bench transformer`: texts/s of the transformer engine at several batch sizes, beside Python
 //! `onnxruntime` running the same model on the same token tensors in the same run.
 //!
-//! Three figures per model and batch size, each the best of `--rounds` passes after a warm-up:
+//! Figures per model and batch size (texts/s), each the best of `--rounds` passes after a warm-up:
+//! - `rust_tokenize`: tokenising and padding alone;
 //! - `rust_e2e`: tokenise + pad + infer, what `classify_batch` / `embed_batch` cost;
 //! - `rust_infer`: inference alone on the pre-tokenised batches;
-//! - `python_infer`: `scripts/ort_reference_bench.py` on exactly those batches.
+//! - `python_e2e`: `scripts/ort_reference_bench.py` tokenising the same texts with the Python
+//!   `tokenizers` package and the same tokenizer.json, then running (only if that package is installed);
+//! - `python_infer`: the Python script on exactly the Rust side's batches.
 //!
-//! `vs_python` is rust_e2e / python_infer: Rust including its tokeniser against Python without one.
+//! `e2e_vs_python` = rust_e2e / python_e2e and `infer_vs_python` = rust_infer / python_infer.
 //! The outputs of both sides are compared too (`max_abs_diff`), so a fast but wrong engine shows.
 
 use super::{mean_pool, EncodedBatch, Engine, EngineOptions, OutputKind};
@@ -69,10 +72,13 @@ pub struct BenchRow {
     pub kind: String,
     pub batch: usize,
     pub texts: usize,
+    pub rust_tokenize: f64,
     pub rust_e2e: f64,
     pub rust_infer: f64,
+    pub python_e2e: Option<f64>,
     pub python_infer: Option<f64>,
-    pub vs_python: Option<f64>,
+    pub e2e_vs_python: Option<f64>,
+    pub infer_vs_python: Option<f64>,
     pub max_abs_diff: Option<f64>,
 }
 
@@ -86,13 +92,14 @@ struct PyReport {
 #[derive(Debug, serde::Deserialize)]
 struct PyResult {
     texts_per_second: f64,
+    e2e_texts_per_second: Option<f64>,
 }
 
 /// Runs the benchmark and prints one row per model and batch size.
 pub fn run_bench(args: &Args) -> anyhow::Result<()> {
     let rows = measure(args)?;
     let footer = format!(
-        "texts/s, best of {} rounds; threads {}; vs_python = rust_e2e / python_infer",
+        "texts/s, best of {} rounds; threads {}; e2e = tokenise + pad + infer; *_vs_python = rust / python",
         args.rounds,
         if args.threads == 0 {
             "default".to_string()
@@ -233,6 +240,12 @@ fn measure_model(args: &Args, engine: &Engine, texts: &[&str]) -> anyhow::Result
             .chunks(size)
             .map(|c| engine.encode(c))
             .collect::<Result<_, _>>()?;
+        let tokenize = best_of(args.rounds, || {
+            for chunk in texts.chunks(size) {
+                engine.encode(chunk)?;
+            }
+            Ok(())
+        })?;
         let e2e = best_of(args.rounds, || {
             for chunk in texts.chunks(size) {
                 let b = engine.encode(chunk)?;
@@ -251,10 +264,13 @@ fn measure_model(args: &Args, engine: &Engine, texts: &[&str]) -> anyhow::Result
             kind: kind.to_string(),
             batch: size,
             texts: texts.len(),
+            rust_tokenize: round1(texts.len() as f64 / tokenize),
             rust_e2e: round1(texts.len() as f64 / e2e),
             rust_infer: round1(texts.len() as f64 / infer),
+            python_e2e: None,
             python_infer: None,
-            vs_python: None,
+            e2e_vs_python: None,
+            infer_vs_python: None,
             max_abs_diff: None,
         });
         encoded.push((size, batches));
@@ -278,12 +294,19 @@ fn measure_model(args: &Args, engine: &Engine, texts: &[&str]) -> anyhow::Result
         .into_iter()
         .flatten()
         .collect();
-    let report = run_python(args, engine.model_file(), &encoded, check_size)?;
-    if report.check.len() != ours.len() {
+    let extra = serde_json::json!({
+        "texts": texts,
+        "tokenizer": engine.folder().join("tokenizer.json"),
+        "max_length": engine.max_length,
+        "pad_id": engine.pad_id,
+    });
+    let report = run_python(args, engine.model_file(), &encoded, check_size, extra)?;
+    if ours.len() != texts.len() || report.check.len() != ours.len() {
         bail!(
-            "python returned {} outputs for {} texts",
+            "python returned {} outputs and rust {} for {} texts",
             report.check.len(),
-            ours.len()
+            ours.len(),
+            texts.len()
         );
     }
     let diff = ours
@@ -293,12 +316,11 @@ fn measure_model(args: &Args, engine: &Engine, texts: &[&str]) -> anyhow::Result
         .fold(0.0, f64::max);
     tracing::info!(model = %name, onnxruntime = %report.onnxruntime, "python reference measured");
     for row in &mut rows {
-        let py = report
-            .results
-            .get(&row.batch.to_string())
-            .map(|r| round1(r.texts_per_second));
-        row.python_infer = py;
-        row.vs_python = py.map(|p| (row.rust_e2e / p * 100.0).round() / 100.0);
+        let py = report.results.get(&row.batch.to_string());
+        row.python_infer = py.map(|r| round1(r.texts_per_second));
+        row.python_e2e = py.and_then(|r| r.e2e_texts_per_second).map(round1);
+        row.infer_vs_python = row.python_infer.map(|p| ratio(row.rust_infer, p));
+        row.e2e_vs_python = row.python_e2e.map(|p| ratio(row.rust_e2e, p));
         row.max_abs_diff = Some(diff);
     }
     Ok(rows)
@@ -309,6 +331,7 @@ fn run_python(
     model: &Path,
     encoded: &[(usize, Vec<EncodedBatch>)],
     check_size: usize,
+    extra: serde_json::Value,
 ) -> anyhow::Result<PyReport> {
     let batches: serde_json::Map<String, serde_json::Value> = encoded
         .iter()
@@ -325,10 +348,11 @@ fn run_python(
         })
         .collect();
     let mut input = tempfile_in_temp()?;
-    serde_json::to_writer(
-        &mut input.1,
-        &serde_json::json!({ "batches": batches, "check": check_size.to_string() }),
-    )?;
+    let mut payload = serde_json::json!({ "batches": batches, "check": check_size.to_string() });
+    if let (Some(p), serde_json::Value::Object(e)) = (payload.as_object_mut(), extra) {
+        p.extend(e);
+    }
+    serde_json::to_writer(&mut input.1, &payload)?;
     input.1.flush()?;
     let out = Command::new(&args.python)
         .arg("-c")
@@ -366,6 +390,10 @@ fn tempfile_in_temp() -> anyhow::Result<(PathBuf, std::io::BufWriter<std::fs::Fi
     let file = std::fs::File::create(&path)
         .with_context(|| format!("cannot create {}", path.display()))?;
     Ok((path, std::io::BufWriter::new(file)))
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    (a / b * 100.0).round() / 100.0
 }
 
 fn round1(v: f64) -> f64 {
