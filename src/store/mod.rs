@@ -1,7 +1,9 @@
 //! The embedded sled store: mentions (scanned per product in time order), a dedup index,
-//! per-product trend buckets, source cursors and status. A mention's insert, its dedup
-//! entries and its bucket updates commit in one transaction, so buckets never disagree
-//! with the mentions after a crash.
+//! per-product trend buckets, source cursors and status. Mentions, dedup entries and
+//! buckets live in one tree under key prefixes so that a mention's insert, its dedup entries
+//! and its bucket updates commit in one atomic sled batch: buckets never disagree with the
+//! mentions after a crash. (sled's multi-tree transactions gave the same guarantee at a
+//! tenth of the throughput: see README, Performance.)
 
 pub mod records;
 
@@ -9,9 +11,9 @@ use crate::model::Label;
 use crate::trend::{BucketCounts, Granularity};
 use chrono::{DateTime, TimeZone, Utc};
 pub use records::{decode, encode, MentionRecord, SourceStatus, SCHEMA_VERSION};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
@@ -36,9 +38,10 @@ const ALL_SOURCES: &str = "*";
 pub struct Store {
     db: sled::Db,
     path: PathBuf,
-    mentions: sled::Tree,
-    dedup: sled::Tree,
-    buckets: sled::Tree,
+    /// Mentions (`m`), dedup entries (`i`, `t`), buckets (`b`) and the mention count (`c`).
+    data: sled::Tree,
+    /// Serialises read-modify-write of buckets and dedup between concurrent ingests.
+    writer: Arc<Mutex<()>>,
     cursors: sled::Tree,
     status: sled::Tree,
     meta: sled::Tree,
@@ -70,6 +73,27 @@ pub struct MentionQuery {
     pub sentiment: Option<Label>,
     pub source: Option<String>,
     pub limit: usize,
+}
+
+/// Entry count and key+value bytes of one kind of record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TreeStats {
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+/// What `pulse store stats` reports.
+#[derive(Debug, Clone, Default)]
+pub struct StoreStats {
+    pub size_on_disk: u64,
+    pub mentions: TreeStats,
+    pub dedup_ids: TreeStats,
+    pub dedup_texts: TreeStats,
+    pub buckets: TreeStats,
+    pub other: TreeStats,
+    pub small_trees: Vec<(String, TreeStats)>,
+    pub oldest: Option<DateTime<Utc>>,
+    pub newest: Option<DateTime<Utc>>,
 }
 
 /// Texts shorter than this are not deduplicated by content: short posts ("love it") repeat
@@ -107,9 +131,8 @@ impl Store {
                 },
             })?;
         let store = Store {
-            mentions: db.open_tree("mentions")?,
-            dedup: db.open_tree("dedup")?,
-            buckets: db.open_tree("buckets")?,
+            data: db.open_tree("data")?,
+            writer: Arc::default(),
             cursors: db.open_tree("cursors")?,
             status: db.open_tree("status")?,
             meta: db.open_tree("meta")?,
@@ -167,77 +190,72 @@ impl Store {
         if batch.is_empty() {
             return Ok(InsertReport::default());
         }
-        // Ids are drawn before the transaction: sled may re-run the closure on conflict.
-        let mut uids = Vec::with_capacity(batch.len());
-        for _ in batch {
-            uids.push(self.db.generate_id()?);
-        }
-        let result = (&self.mentions, &self.dedup, &self.buckets).transaction(|(mt, dt, bt)| {
-            let mut report = InsertReport::default();
-            let mut bucket_delta: BTreeMap<Vec<u8>, BucketCounts> = BTreeMap::new();
-            let mut seen_ids: HashMap<Vec<u8>, ()> = HashMap::new();
-            let mut seen_texts: HashMap<Vec<u8>, ()> = HashMap::new();
-            for (rec, uid) in batch.iter().zip(&uids) {
-                let id_key = dedup_id_key(&rec.source, &rec.id);
-                if seen_ids.contains_key(&id_key) || dt.get(&id_key)?.is_some() {
-                    report.duplicate_ids += 1;
+        let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut report = InsertReport::default();
+        let mut batch_out = sled::Batch::default();
+        let mut bucket_delta: BTreeMap<Vec<u8>, BucketCounts> = BTreeMap::new();
+        let mut seen: HashMap<Vec<u8>, ()> = HashMap::new();
+        let mut records = 0u64;
+        for rec in batch {
+            let id_key = dedup_id_key(&rec.source, &rec.id);
+            if seen.contains_key(&id_key) || self.data.contains_key(&id_key)? {
+                report.duplicate_ids += 1;
+                continue;
+            }
+            let uid = self.db.generate_id()?;
+            let text_key = dedup_text_key(&rec.text);
+            if let Some(tk) = &text_key {
+                if seen.contains_key(tk) || self.data.contains_key(tk)? {
+                    report.duplicate_texts += 1;
+                    // Remember the id too, so the same post is recognised cheaply next time.
+                    batch_out.insert(id_key.clone(), encode(&Vec::<Vec<u8>>::new()));
+                    seen.insert(id_key, ());
                     continue;
                 }
-                let text_key = dedup_text_key(&rec.text);
-                if let Some(tk) = &text_key {
-                    if seen_texts.contains_key(tk) || dt.get(tk)?.is_some() {
-                        report.duplicate_texts += 1;
-                        // Remember the id too, so the same post is recognised cheaply next time.
-                        dt.insert(id_key.clone(), &uid.to_be_bytes()[..])?;
-                        seen_ids.insert(id_key, ());
-                        continue;
+            }
+            let mut rec = rec.clone();
+            rec.uid = uid;
+            let value = encode(&rec);
+            let mut keys = Vec::new();
+            for product in &rec.products {
+                let key = mention_key(product, rec.published_at, uid);
+                batch_out.insert(key.clone(), value.clone());
+                keys.push(key);
+                records += 1;
+                for g in Granularity::ALL {
+                    let start = g.floor(rec.published_at);
+                    for src in [ALL_SOURCES, rec.source.as_str()] {
+                        bucket_delta
+                            .entry(bucket_key(product, src, g, start))
+                            .or_default()
+                            .add(rec.label, rec.score);
                     }
                 }
-                let mut rec = rec.clone();
-                rec.uid = *uid;
-                let value = encode(&rec);
-                let mut keys = Vec::new();
-                for product in &rec.products {
-                    let key = mention_key(product, rec.published_at, *uid);
-                    mt.insert(key.clone(), value.clone())?;
-                    keys.push(key);
-                    for g in Granularity::ALL {
-                        let start = g.floor(rec.published_at);
-                        for src in [ALL_SOURCES, rec.source.as_str()] {
-                            bucket_delta
-                                .entry(bucket_key(product, src, g, start))
-                                .or_default()
-                                .add(rec.label, rec.score);
-                        }
-                    }
-                }
-                dt.insert(id_key.clone(), encode(&keys))?;
-                seen_ids.insert(id_key, ());
-                if let Some(tk) = text_key {
-                    dt.insert(tk.clone(), &uid.to_be_bytes()[..])?;
-                    seen_texts.insert(tk, ());
-                }
-                report.stored += 1;
             }
-            for (key, delta) in bucket_delta {
-                let mut counts = match bt.get(&key)? {
-                    Some(v) => BucketCounts::from_bytes(&v).ok_or_else(|| {
-                        ConflictableTransactionError::Abort(StoreError::Corrupt(
-                            "bucket record has the wrong size".into(),
-                        ))
-                    })?,
-                    None => BucketCounts::default(),
-                };
-                counts.merge(&delta);
-                bt.insert(key, &counts.to_bytes()[..])?;
+            batch_out.insert(id_key.clone(), encode(&keys));
+            seen.insert(id_key, ());
+            if let Some(tk) = text_key {
+                batch_out.insert(tk.clone(), &uid.to_be_bytes()[..]);
+                seen.insert(tk, ());
             }
-            Ok(report)
-        });
-        let report = match result {
-            Ok(r) => r,
-            Err(TransactionError::Abort(e)) => return Err(e),
-            Err(TransactionError::Storage(e)) => return Err(e.into()),
-        };
+            report.stored += 1;
+        }
+        for (key, delta) in bucket_delta {
+            let mut counts = match self.data.get(&key)? {
+                Some(v) => BucketCounts::from_bytes(&v).ok_or_else(|| {
+                    StoreError::Corrupt("bucket record has the wrong size".into())
+                })?,
+                None => BucketCounts::default(),
+            };
+            counts.merge(&delta);
+            batch_out.insert(key, &counts.to_bytes()[..]);
+        }
+        if records > 0 {
+            let count = self.mention_count() as u64 + records;
+            batch_out.insert(COUNT_KEY, &count.to_be_bytes()[..]);
+        }
+        // One batch: sled applies it atomically, also across a crash.
+        self.data.apply_batch(batch_out)?;
         if durable {
             self.db.flush()?;
         }
@@ -258,7 +276,7 @@ impl Store {
         let lo = bucket_key(product, src, g, g.floor(from));
         let hi = bucket_key(product, src, g, g.floor(to));
         let mut out = Vec::new();
-        for item in self.buckets.range(lo..=hi) {
+        for item in self.data.range(lo..=hi) {
             let (k, v) = item?;
             let start = decode_time_suffix(&k)?;
             let counts = BucketCounts::from_bytes(&v)
@@ -273,7 +291,7 @@ impl Store {
         let mut prefix = bucket_prefix(product, ALL_SOURCES);
         prefix.push(g.tag());
         let mut total = BucketCounts::default();
-        for item in self.buckets.scan_prefix(prefix) {
+        for item in self.data.scan_prefix(prefix) {
             let (_, v) = item?;
             if let Some(c) = BucketCounts::from_bytes(&v) {
                 total.merge(&c);
@@ -298,7 +316,7 @@ impl Store {
         };
         let limit = if q.limit == 0 { usize::MAX } else { q.limit };
         let mut out = Vec::new();
-        for item in self.mentions.range(lo..=hi).rev() {
+        for item in self.data.range(lo..=hi).rev() {
             let (_, v) = item?;
             let rec: MentionRecord = decode(&v)?;
             if q.sentiment.is_some_and(|s| s != rec.label) {
@@ -318,14 +336,17 @@ impl Store {
     /// Every product name that has stored mentions.
     pub fn product_names(&self) -> Result<Vec<String>, StoreError> {
         let mut names = Vec::new();
-        let mut next: Vec<u8> = Vec::new();
+        let mut next: Vec<u8> = vec![b'm'];
         loop {
-            let Some(item) = self.mentions.range(next.clone()..).next() else {
+            let Some(item) = self.data.range(next.clone()..).next() else {
                 break;
             };
             let (k, _) = item?;
+            if k.first() != Some(&b'm') {
+                break;
+            }
             let end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
-            names.push(String::from_utf8_lossy(&k[..end]).into_owned());
+            names.push(String::from_utf8_lossy(&k[1..end]).into_owned());
             next = k[..end].to_vec();
             next.push(1);
         }
@@ -334,13 +355,13 @@ impl Store {
 
     /// Find stored copies of a mention by source and native id.
     pub fn mention_by_id(&self, source: &str, id: &str) -> Result<Vec<MentionRecord>, StoreError> {
-        let Some(v) = self.dedup.get(dedup_id_key(source, id))? else {
+        let Some(v) = self.data.get(dedup_id_key(source, id))? else {
             return Ok(Vec::new());
         };
         let keys: Vec<Vec<u8>> = decode(&v).unwrap_or_default();
         let mut out = Vec::new();
         for k in keys {
-            if let Some(v) = self.mentions.get(k)? {
+            if let Some(v) = self.data.get(k)? {
                 out.push(decode(&v)?);
             }
         }
@@ -350,11 +371,11 @@ impl Store {
     /// Recount every bucket from the stored mentions (for checks after a crash).
     pub fn recount(&self) -> Result<BTreeMap<Vec<u8>, BucketCounts>, StoreError> {
         let mut out: BTreeMap<Vec<u8>, BucketCounts> = BTreeMap::new();
-        for item in self.mentions.iter() {
+        for item in self.data.scan_prefix(b"m") {
             let (k, v) = item?;
             let rec: MentionRecord = decode(&v)?;
             let end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
-            let product = String::from_utf8_lossy(&k[..end]).into_owned();
+            let product = String::from_utf8_lossy(&k[1..end]).into_owned();
             for g in Granularity::ALL {
                 let start = g.floor(rec.published_at);
                 for src in [ALL_SOURCES, rec.source.as_str()] {
@@ -370,7 +391,7 @@ impl Store {
     /// Every stored bucket, by key (for checks after a crash).
     pub fn all_buckets(&self) -> Result<BTreeMap<Vec<u8>, BucketCounts>, StoreError> {
         let mut out = BTreeMap::new();
-        for item in self.buckets.iter() {
+        for item in self.data.scan_prefix(b"b") {
             let (k, v) = item?;
             out.insert(
                 k.to_vec(),
@@ -381,8 +402,116 @@ impl Store {
         Ok(out)
     }
 
+    /// Mention records stored (one per product a mention names).
     pub fn mention_count(&self) -> usize {
-        self.mentions.len()
+        self.data
+            .get(COUNT_KEY)
+            .ok()
+            .flatten()
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0) as usize
+    }
+
+    /// Delete mention texts published before `cutoff`, keeping the trend buckets and the
+    /// dedup ids (so a pruned post fetched again is still recognised). Works in chunks of
+    /// `chunk` records, taking the writer lock per chunk so ingest is never blocked for long.
+    pub fn prune_before(&self, cutoff: DateTime<Utc>, chunk: usize) -> Result<usize, StoreError> {
+        let mut pruned = 0usize;
+        for product in self.product_names()? {
+            loop {
+                let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+                let lo = product_prefix(&product);
+                let hi = mention_key(&product, cutoff, 0);
+                let mut batch = sled::Batch::default();
+                let mut n = 0u64;
+                for item in self.data.range(lo..hi).take(chunk.max(1)) {
+                    let (k, v) = item?;
+                    batch.remove(k);
+                    if let Ok(rec) = decode::<MentionRecord>(&v) {
+                        batch.insert(
+                            dedup_id_key(&rec.source, &rec.id),
+                            encode(&Vec::<Vec<u8>>::new()),
+                        );
+                        if let Some(tk) = dedup_text_key(&rec.text) {
+                            batch.remove(tk);
+                        }
+                    }
+                    n += 1;
+                }
+                if n == 0 {
+                    break;
+                }
+                let count = (self.mention_count() as u64).saturating_sub(n);
+                batch.insert(COUNT_KEY, &count.to_be_bytes()[..]);
+                self.data.apply_batch(batch)?;
+                pruned += n as usize;
+            }
+        }
+        if pruned > 0 {
+            self.db.flush()?;
+        }
+        Ok(pruned)
+    }
+
+    /// Entry counts and key+value bytes per kind of record, oldest and newest mention.
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let mut st = StoreStats {
+            size_on_disk: self.size_on_disk(),
+            ..Default::default()
+        };
+        for item in self.data.iter() {
+            let (k, v) = item?;
+            let bytes = (k.len() + v.len()) as u64;
+            let slot = match k.first() {
+                Some(b'm') => {
+                    if let Ok(rec) = decode::<MentionRecord>(&v) {
+                        st.oldest =
+                            Some(st.oldest.map_or(rec.published_at, |o: DateTime<Utc>| {
+                                o.min(rec.published_at)
+                            }));
+                        st.newest =
+                            Some(st.newest.map_or(rec.published_at, |o: DateTime<Utc>| {
+                                o.max(rec.published_at)
+                            }));
+                    }
+                    &mut st.mentions
+                }
+                Some(b'i') => &mut st.dedup_ids,
+                Some(b't') => &mut st.dedup_texts,
+                Some(b'b') => &mut st.buckets,
+                _ => &mut st.other,
+            };
+            slot.entries += 1;
+            slot.bytes += bytes;
+        }
+        for (name, tree) in [
+            ("cursors", &self.cursors),
+            ("status", &self.status),
+            ("meta", &self.meta),
+        ] {
+            let mut t = TreeStats::default();
+            for item in tree.iter() {
+                let (k, v) = item?;
+                t.entries += 1;
+                t.bytes += (k.len() + v.len()) as u64;
+            }
+            st.small_trees.push((name.to_string(), t));
+        }
+        for name in self.db.tree_names() {
+            let name = String::from_utf8_lossy(&name).into_owned();
+            if ["data", "cursors", "status", "meta", "__sled__default"].contains(&name.as_str()) {
+                continue;
+            }
+            let tree = self.db.open_tree(&name)?;
+            let mut t = TreeStats::default();
+            for item in tree.iter() {
+                let (k, v) = item?;
+                t.entries += 1;
+                t.bytes += (k.len() + v.len()) as u64;
+            }
+            st.small_trees.push((name, t));
+        }
+        Ok(st)
     }
 
     // ---- cursors and source status ----
@@ -441,8 +570,12 @@ impl Store {
     }
 }
 
+/// Key of the mention-record counter.
+const COUNT_KEY: &[u8] = b"c";
+
 fn product_prefix(product: &str) -> Vec<u8> {
-    let mut k = product.as_bytes().to_vec();
+    let mut k = vec![b'm'];
+    k.extend_from_slice(product.as_bytes());
     k.push(0);
     k
 }
@@ -460,7 +593,9 @@ fn mention_key(product: &str, t: DateTime<Utc>, uid: u64) -> Vec<u8> {
 }
 
 fn bucket_prefix(product: &str, source: &str) -> Vec<u8> {
-    let mut k = product_prefix(product);
+    let mut k = vec![b'b'];
+    k.extend_from_slice(product.as_bytes());
+    k.push(0);
     k.extend_from_slice(source.as_bytes());
     k.push(0);
     k
@@ -483,7 +618,7 @@ fn decode_time_suffix(k: &[u8]) -> Result<i64, StoreError> {
 }
 
 fn dedup_id_key(source: &str, id: &str) -> Vec<u8> {
-    let mut k = b"i\0".to_vec();
+    let mut k = b"i".to_vec();
     k.extend_from_slice(source.as_bytes());
     k.push(0);
     k.extend_from_slice(id.as_bytes());
@@ -513,7 +648,7 @@ fn dedup_text_key(text: &str) -> Option<Vec<u8>> {
     if norm.chars().count() < MIN_DEDUP_TEXT_CHARS {
         return None;
     }
-    let mut k = b"t\0".to_vec();
+    let mut k = b"t".to_vec();
     k.extend_from_slice(&xxhash_rust::xxh3::xxh3_128(norm.as_bytes()).to_be_bytes());
     Some(k)
 }
@@ -666,6 +801,43 @@ mod tests {
         assert_eq!(store.product_names().unwrap(), vec!["Gadget", "Widget"]);
         assert_eq!(store.recount().unwrap(), store.all_buckets().unwrap());
         assert_eq!(store.mention_by_id("hn", "2").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn prune_keeps_buckets_and_dedup() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+        let batch: Vec<_> = (0..50)
+            .map(|i| {
+                rec(
+                    "hn",
+                    &i.to_string(),
+                    &format!("Widget post number {i} with enough words"),
+                    t0 + Duration::hours(i),
+                    Label::Positive,
+                    &["Widget"],
+                )
+            })
+            .collect();
+        store.insert_batch(&batch, true).unwrap();
+        let before = store.all_buckets().unwrap();
+        let pruned = store.prune_before(t0 + Duration::hours(20), 7).unwrap();
+        assert_eq!(pruned, 20);
+        assert_eq!(store.mention_count(), 30);
+        assert_eq!(
+            store.all_buckets().unwrap(),
+            before,
+            "buckets are kept forever"
+        );
+        let again = store.insert_batch(&batch[..5], true).unwrap();
+        assert_eq!(
+            again.duplicate_ids, 5,
+            "pruned mentions are still recognised"
+        );
+        let st = store.stats().unwrap();
+        assert_eq!(st.mentions.entries, 30);
+        assert_eq!(st.oldest, Some(t0 + Duration::hours(20)));
     }
 
     #[test]
