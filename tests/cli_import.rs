@@ -23,11 +23,18 @@ fn import_then_query_agrees() {
     let env = Env::new(CONFIG);
     let file = fixture("foundation/mentions.jsonl");
     let out = env.run(&["import", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Bad lines are reported by number and skipped.
     for n in [11, 12, 13] {
-        assert!(stderr.contains(&format!("mentions.jsonl:{n}:")), "line {n} not reported:\n{stderr}");
+        assert!(
+            stderr.contains(&format!("mentions.jsonl:{n}:")),
+            "line {n} not reported:\n{stderr}"
+        );
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("3 bad lines skipped"), "{stdout}");
@@ -35,7 +42,12 @@ fn import_then_query_agrees() {
     // Widgetron: ids 40210001, 40210044, t3_1abcd, 113..01, t3_1abce, the outage (explicit product);
     // the duplicate id and the lemmy cross-post of the first line are dropped.
     let mentions = env.json(&["mentions", "Widgetron", "--limit", "100"]);
-    let ids: Vec<&str> = mentions.as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = mentions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     assert_eq!(
         ids,
         vec![
@@ -49,7 +61,16 @@ fn import_then_query_agrees() {
         "newest first, no duplicates"
     );
     let first = &mentions[5];
-    for key in ["id", "source", "url", "author", "published_at", "label", "score", "text"] {
+    for key in [
+        "id",
+        "source",
+        "url",
+        "author",
+        "published_at",
+        "label",
+        "score",
+        "text",
+    ] {
         assert!(first.get(key).is_some(), "missing field {key}");
     }
     assert_eq!(first["published_at"], "2026-11-01T09:15:00Z");
@@ -67,31 +88,72 @@ fn import_then_query_agrees() {
     assert_eq!(limited.as_array().unwrap().len(), 2);
 
     // Trend buckets add up to the mentions, label by label.
-    let trend = env.json(&["trend", "Widgetron", "--since", "2026-11-01", "--bucket", "1d"]);
+    let trend = env.json(&[
+        "trend",
+        "Widgetron",
+        "--since",
+        "2026-11-01",
+        "--bucket",
+        "1d",
+    ]);
     let rows = trend.as_array().unwrap();
     assert_eq!(rows[0]["start"], "2026-11-01T00:00:00Z");
     let sum = |k: &str| rows.iter().map(|r| r[k].as_u64().unwrap()).sum::<u64>();
-    let count_label = |l: &str| mentions.as_array().unwrap().iter().filter(|m| m["label"] == l).count() as u64;
+    let count_label = |l: &str| {
+        mentions
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["label"] == l)
+            .count() as u64
+    };
     assert_eq!(sum("count"), 6);
     assert_eq!(sum("positive"), count_label("positive"));
     assert_eq!(sum("negative"), count_label("negative"));
     assert_eq!(sum("neutral"), count_label("neutral"));
     assert_eq!(rows[0]["count"], 4);
     assert_eq!(rows[1]["count"], 2);
-    let day1_mean: f64 = mentions.as_array().unwrap().iter()
-        .filter(|m| m["published_at"].as_str().unwrap().starts_with("2026-11-01"))
-        .map(|m| m["score"].as_f64().unwrap()).sum::<f64>() / 4.0;
+    let day1_mean: f64 = mentions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m["published_at"]
+                .as_str()
+                .unwrap()
+                .starts_with("2026-11-01")
+        })
+        .map(|m| m["score"].as_f64().unwrap())
+        .sum::<f64>()
+        / 4.0;
     assert!((rows[0]["mean_score"].as_f64().unwrap() - day1_mean).abs() < 1e-3);
-    let hourly = env.json(&["trend", "Widgetron", "--since", "2026-11-01", "--bucket", "1h"]);
+    let hourly = env.json(&[
+        "trend",
+        "Widgetron",
+        "--since",
+        "2026-11-01",
+        "--bucket",
+        "1h",
+    ]);
     assert_eq!(hourly[9]["count"], 2, "09:00 bucket has two mentions");
 
     let products = env.json(&["products"]);
-    let w = products.as_array().unwrap().iter().find(|p| p["product"] == "Widgetron").unwrap();
+    let w = products
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"] == "Widgetron")
+        .unwrap();
     assert_eq!(w["mentions"], 6);
     assert_eq!(w["positive"].as_u64().unwrap(), count_label("positive"));
     let expected_net = (count_label("positive") as f64 - count_label("negative") as f64) / 6.0;
     assert!((w["net_sentiment"].as_f64().unwrap() - expected_net).abs() < 1e-4);
-    let g = products.as_array().unwrap().iter().find(|p| p["product"] == "Gadgetly").unwrap();
+    let g = products
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"] == "Gadgetly")
+        .unwrap();
     assert_eq!(g["mentions"], 2);
 
     // Importing the same file again stores nothing new.
@@ -104,12 +166,42 @@ fn import_then_query_agrees() {
 #[test]
 fn csv_and_table_outputs() {
     let env = Env::new(CONFIG);
-    env.ok(&["import", fixture("foundation/mentions.jsonl").to_str().unwrap()]);
-    let csv = env.ok(&["trend", "Widgetron", "--since", "2026-11-01", "--bucket", "1d", "--format", "csv"]);
-    assert!(csv.starts_with("start,count,positive,negative,neutral,mean_score,net_sentiment\n"), "{csv}");
-    let table = env.ok(&["trend", "Widgetron", "--since", "2026-11-01", "--bucket", "1d"]);
-    assert!(table.contains("volume "), "table ends with a sparkline: {table}");
-    assert!(table.lines().last().unwrap().chars().any(|c| ('▁'..='█').contains(&c)));
+    env.ok(&[
+        "import",
+        fixture("foundation/mentions.jsonl").to_str().unwrap(),
+    ]);
+    let csv = env.ok(&[
+        "trend",
+        "Widgetron",
+        "--since",
+        "2026-11-01",
+        "--bucket",
+        "1d",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        csv.starts_with("start,count,positive,negative,neutral,mean_score,net_sentiment\n"),
+        "{csv}"
+    );
+    let table = env.ok(&[
+        "trend",
+        "Widgetron",
+        "--since",
+        "2026-11-01",
+        "--bucket",
+        "1d",
+    ]);
+    assert!(
+        table.contains("volume "),
+        "table ends with a sparkline: {table}"
+    );
+    assert!(table
+        .lines()
+        .last()
+        .unwrap()
+        .chars()
+        .any(|c| ('▁'..='█').contains(&c)));
 }
 
 #[test]

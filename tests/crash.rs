@@ -53,29 +53,50 @@ fn sigkill_during_import_loses_nothing_acknowledged() {
             }
         }
         sigkill(&child);
-        let status = wait_for(Duration::from_secs(10), "killed import to exit", || child.try_wait().unwrap());
+        let status = wait_for(Duration::from_secs(10), "killed import to exit", || {
+            child.try_wait().unwrap()
+        });
         assert!(!status.success(), "import should have been killed");
-        assert!(acknowledged > 0, "import acknowledged nothing before the kill");
+        assert!(
+            acknowledged > 0,
+            "import acknowledged nothing before the kill"
+        );
 
         // The store opens, and the buckets agree with the mentions.
         let check = env.json(&["store", "check"]);
-        assert_eq!(check[0]["ok"], true, "buckets disagree after SIGKILL: {check}");
+        assert_eq!(
+            check[0]["ok"], true,
+            "buckets disagree after SIGKILL: {check}"
+        );
         assert_eq!(check[0]["mismatched_buckets"], 0);
 
         // Every acknowledged line is stored.
         let mut stored: HashSet<String> = HashSet::new();
         for product in ["Widgetron", "Gadgetly"] {
             let rows = env.json(&["mentions", product, "--limit", "0"]);
-            stored.extend(rows.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()));
+            stored.extend(
+                rows.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["id"].as_str().unwrap().to_string()),
+            );
         }
         for i in 0..acknowledged {
-            assert!(stored.contains(&format!("m{i}")), "acknowledged mention m{i} is missing after SIGKILL (round {round})");
+            assert!(
+                stored.contains(&format!("m{i}")),
+                "acknowledged mention m{i} is missing after SIGKILL (round {round})"
+            );
         }
     }
     // Finishing the import after the crashes stores everything exactly once.
     env.ok(&["import", file.to_str().unwrap()]);
     let products = env.json(&["products"]);
-    let total: u64 = products.as_array().unwrap().iter().map(|p| p["mentions"].as_u64().unwrap()).sum();
+    let total: u64 = products
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["mentions"].as_u64().unwrap())
+        .sum();
     assert_eq!(total, 60_000);
     assert_eq!(env.json(&["store", "check"])[0]["ok"], true);
 }

@@ -68,9 +68,14 @@ listen = "127.0.0.1:0"
     assert_eq!(products[0]["mentions"], 2);
 
     sigterm(&daemon);
-    let exit = wait_for(Duration::from_secs(25), "daemon exit", || daemon.try_wait().unwrap());
+    let exit = wait_for(Duration::from_secs(25), "daemon exit", || {
+        daemon.try_wait().unwrap()
+    });
     assert!(exit.success(), "daemon exit status {exit:?}");
-    assert!(!env.path("data/pulse.db.daemon.json").exists(), "daemon info removed");
+    assert!(
+        !env.path("data/pulse.db.daemon.json").exists(),
+        "daemon info removed"
+    );
 
     // Without a daemon the CLI reads the store itself, and the data is all there.
     let status = env.json(&["status"]);
@@ -101,6 +106,8 @@ async fn failing_source_is_counted_and_daemon_keeps_running() {
     assert!(err.contains("malformed feed"), "{err}");
     assert!(daemon.try_wait().unwrap().is_none(), "daemon still running");
     sigterm(&daemon);
-    let exit = wait_for(Duration::from_secs(25), "daemon exit", || daemon.try_wait().unwrap());
+    let exit = wait_for(Duration::from_secs(25), "daemon exit", || {
+        daemon.try_wait().unwrap()
+    });
     assert!(exit.success());
 }

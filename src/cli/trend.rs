@@ -16,6 +16,9 @@ pub struct Args {
     pub bucket: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Also draw the chart (volume bars, net-sentiment line, alert markers) to FILE.svg or FILE.png.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
@@ -25,6 +28,9 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
         bucket: args.bucket.clone(),
     };
     let rows = backend.trend(&args.product, &params).await?;
+    if let Some(path) = &args.plot {
+        plot(&backend, &args.product, &rows, path).await?;
+    }
     let counts: Vec<f64> = rows.iter().map(|r| r.count as f64).collect();
     let total: u64 = rows.iter().map(|r| r.count).sum();
     let footer = format!(
@@ -39,4 +45,54 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
         args.format,
         Some(&footer),
     )
+}
+
+/// `--plot`: the dashboard's chart, drawn to a file.
+async fn plot(
+    backend: &Backend,
+    product: &str,
+    rows: &[crate::trend::TrendRow],
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::api::alerts::{AlertParams, AlertRow};
+    use crate::trend::plot::{write_file, Chart, Marker};
+    let alerts: Vec<AlertRow> = match backend {
+        Backend::Local { store, config } => {
+            let p = AlertParams {
+                product: Some(product.to_string()),
+                limit: Some(0),
+                ..Default::default()
+            };
+            crate::api::alerts::filtered_alerts(store, config, &p)
+                .map_err(|e| anyhow::anyhow!(e.1))?
+        }
+        _ => {
+            backend
+                .get_json(
+                    "/api/alerts",
+                    &[("product", product.to_string()), ("limit", "0".into())],
+                )
+                .await?
+        }
+    };
+    let markers: Vec<Marker> = alerts
+        .iter()
+        .map(|a| Marker {
+            at: a.starts_at,
+            label: a.signal.clone(),
+        })
+        .collect();
+    let chart = Chart {
+        title: product,
+        rows,
+        markers: &markers,
+    };
+    write_file(path, &chart, 1100, 380)?;
+    eprintln!(
+        "wrote the chart to {} ({} buckets, {} alert markers)",
+        path.display(),
+        rows.len(),
+        chart.visible_markers().count()
+    );
+    Ok(())
 }
