@@ -432,7 +432,7 @@ impl Metrics {
                 }
                 let l = ProductWindow {
                     product: product.clone(),
-                    window: humantime::format_duration(*w).to_string(),
+                    window: window_label(*w),
                 };
                 i.volume.get_or_create(&l).set(sum.count as i64);
                 if let Some(n) = sum.net_sentiment() {
@@ -494,6 +494,18 @@ impl Metrics {
     }
 }
 
+/// `1h`, `6h`, `24h`, `7d`: short, stable label values for PromQL selectors.
+pub fn window_label(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 2 * 86_400 && s % 86_400 == 0 {
+        format!("{}d", s / 86_400)
+    } else if s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else {
+        humantime::format_duration(d).to_string()
+    }
+}
+
 fn chrono_dur(d: Duration) -> ChronoDuration {
     ChronoDuration::from_std(d).unwrap_or(ChronoDuration::days(7))
 }
@@ -509,6 +521,14 @@ mod alert_source {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_labels() {
+        let l: Vec<String> = WINDOWS.iter().map(|w| window_label(*w)).collect();
+        assert_eq!(l, ["1h", "24h", "7d"]);
+        assert_eq!(window_label(Duration::from_secs(14 * 86_400)), "14d");
+        assert_eq!(window_label(Duration::from_secs(90 * 60)), "1h 30m");
+    }
 
     #[test]
     fn counters_render_in_text_format() {
