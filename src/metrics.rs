@@ -25,6 +25,29 @@ use std::time::Duration;
 /// Content type of [`Metrics::render`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// Every metric family this module registers (as named in `# HELP` lines: counters gain
+/// `_total` on their samples). Dashboards and tests check their queries against it.
+pub const NAMES: &[&str] = &[
+    "pulse_mentions_ingested",
+    "pulse_mentions_fetched",
+    "pulse_mentions_duplicate",
+    "pulse_mentions_unmatched",
+    "pulse_source_polls",
+    "pulse_source_poll_errors",
+    "pulse_source_poll_duration_seconds",
+    "pulse_classifier_texts",
+    "pulse_classifier_batch_duration_seconds",
+    "pulse_alerts_raised",
+    "pulse_alert_deliveries",
+    "pulse_alert_delivery_duration_seconds",
+    "pulse_product_volume",
+    "pulse_product_net_sentiment",
+    "pulse_mentions_stored",
+    "pulse_alerts_firing",
+    "pulse_alert_notifications",
+    "pulse_alert_outbox_depth",
+];
+
 /// Windows the per-product gauges are computed over (plus `[detect] window`).
 pub const WINDOWS: [Duration; 3] = [
     Duration::from_secs(3600),
@@ -521,6 +544,60 @@ mod alert_source {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_list_every_registered_family() {
+        let m = Metrics::new();
+        let i = &m.inner;
+        // Empty families are not encoded: give each one a child first.
+        let il = IngestLabels {
+            product: "p".into(),
+            source: "s".into(),
+            label: "positive".into(),
+        };
+        let sl = SourceLabels { source: "s".into() };
+        let pw = ProductWindow {
+            product: "p".into(),
+            window: "1h".into(),
+        };
+        let al = AlertLabels {
+            product: "p".into(),
+            signal: "x".into(),
+            severity: "warning".into(),
+        };
+        let co = ChannelOutcome {
+            channel: "c".into(),
+            outcome: "delivered".into(),
+        };
+        i.ingested.get_or_create(&il).inc();
+        i.stored.get_or_create(&il).set(1);
+        for f in [
+            &i.fetched,
+            &i.duplicates,
+            &i.unmatched,
+            &i.polls,
+            &i.poll_errors,
+        ] {
+            f.get_or_create(&sl).inc();
+        }
+        i.poll_duration.get_or_create(&sl).observe(0.1);
+        m.observe_classify("lexicon", 1, Duration::from_millis(1));
+        m.alert_raised("p", "x", "warning");
+        m.alert_delivery("c", "delivered", Duration::from_millis(1));
+        i.volume.get_or_create(&pw).set(1);
+        i.net_sentiment.get_or_create(&pw).set(0.5);
+        i.alerts_open.get_or_create(&al).set(1);
+        i.notifications.get_or_create(&co).set(1);
+        let mut out = String::new();
+        encode(&mut out, &i.registry).unwrap();
+        let parsed =
+            prometheus_parse::Scrape::parse(out.lines().map(|l| Ok(l.to_string()))).unwrap();
+        let mut got: Vec<&str> = parsed.docs.keys().map(String::as_str).collect();
+        got.sort();
+        let mut want = NAMES.to_vec();
+        want.sort();
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn window_labels() {

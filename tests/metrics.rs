@@ -212,4 +212,33 @@ async fn metrics_count_polls_ingest_and_per_product_figures() {
         "the negative burst"
     );
     assert_eq!(value(&s, "pulse_alert_outbox_depth", &[]), 0.0);
+    // Families with samples are all known names.
+    for name in s.docs.keys() {
+        assert!(
+            pulse::metrics::NAMES.contains(&name.as_str()),
+            "{name} missing from NAMES"
+        );
+    }
+
+    // The Grafana dashboard only queries metrics this daemon exports.
+    let grafana = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/grafana-dashboard.json"),
+    )
+    .unwrap();
+    let _: serde_json::Value = serde_json::from_str(&grafana).expect("dashboard is JSON");
+    let names = regex::Regex::new(r"pulse_[a-z_]+").unwrap();
+    let mut checked = 0;
+    for m in names.find_iter(&grafana) {
+        let name = m.as_str();
+        let base = ["_bucket", "_count", "_sum", "_total"]
+            .iter()
+            .find_map(|sfx| name.strip_suffix(sfx))
+            .unwrap_or(name);
+        assert!(
+            pulse::metrics::NAMES.contains(&base),
+            "the Grafana dashboard queries {name}, which /metrics does not export"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 15, "{checked}");
 }

@@ -191,17 +191,13 @@ pub fn summaries(
     Ok(out)
 }
 
+/// A signed figure: sentiment coloured (green up, red down), volume percentages not
+/// (more mentions is neither good nor bad by itself).
 fn signed(x: Option<f64>, pct: bool) -> Markup {
     match x {
         None => html! { span.muted { "–" } },
-        Some(v) => {
-            let text = if pct {
-                format!("{:+.0}%", v * 100.0)
-            } else {
-                format!("{v:+.2}")
-            };
-            html! { span.pos[v > 0.0].neg[v < 0.0] { (text) } }
-        }
+        Some(v) if pct => html! { span { (format!("{:+.0}%", v * 100.0)) } },
+        Some(v) => html! { span.pos[v > 0.0].neg[v < 0.0] { (format!("{v:+.2}")) } },
     }
 }
 
@@ -537,7 +533,7 @@ pub async fn product_page(
                 a.on[w == page.window] href=(format!("/products/{seg}?window={w}")) { (w) }
             }
         }
-        div.stats style="margin-top:12px" {
+        div.stats {
             div.stat { div.v id="volume" { (page.total.count) } div.k { "mentions in " (page.window) } }
             div.stat { div.v { (signed(page.total.net_sentiment(), false)) } div.k { "net sentiment" } }
             div.stat { div.v { span.pos { (page.total.positive) } " / " span.neg { (page.total.negative) } } div.k { "positive / negative" } }
@@ -550,9 +546,9 @@ pub async fn product_page(
             figure.chart id="trend-chart" data-buckets=(page.rows.len()) data-points=(page.points) data-markers=(page.markers) data-bucket=(page.bucket.to_string()) {
                 (PreEscaped(&page.svg))
                 figcaption.legend {
-                    span { i style="background:#4c78a8" {} "mentions per " (page.bucket) }
-                    span { i style="background:#f58518" {} "net sentiment (right axis)" }
-                    span { i style="background:#d62728" {} "alert" }
+                    span { i.sw-bar {} "mentions per " (page.bucket) }
+                    span { i.sw-line {} "net sentiment (right axis)" }
+                    span { i.sw-alert {} "alert" }
                 }
             }
             p.muted { a href=(format!("/api/products/{seg}/trend?since={}&bucket={}", page.window, page.bucket)) { "these buckets as JSON" } }
@@ -600,7 +596,12 @@ fn aspect_table(list: Option<&BTreeMap<String, AspectCount>>) -> Markup {
                             td { (name) }
                             td.num { (c.mentions) }
                             td.num.neg[c.negative > 0] { (c.negative) }
-                            td { span.aspect-bar style=(format!("width:{}px", 4 + c.mentions * 120 / max)) {} }
+                            td {
+                                // An SVG bar: sized by attributes, which the CSP allows (inline styles it does not).
+                                svg.aspect-bar xmlns="http://www.w3.org/2000/svg" width="124" height="8" {
+                                    rect width=(4 + c.mentions * 120 / max) height="8" rx="2" {}
+                                }
+                            }
                         }
                     }
                 }
