@@ -6,6 +6,7 @@
 
 pub mod alert;
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod daemon;

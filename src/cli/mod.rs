@@ -1,8 +1,10 @@
 //! The `pulse` command line: one file per subcommand, each with its clap `Args` and a `run`.
 
 pub mod backend;
+pub mod bench;
 pub mod check_config;
 pub mod classify;
+pub mod eval;
 pub mod import;
 pub mod mentions;
 pub mod output;
@@ -67,6 +69,10 @@ pub enum Command {
     CheckConfig(check_config::Args),
     /// Classify texts with the configured classifier.
     Classify(classify::Args),
+    /// Measure a classifier against labelled data (VADER ground truth or TweetEval).
+    Eval(eval::Args),
+    /// Run a benchmark and print its figures.
+    Bench(bench::Args),
 }
 
 /// What every command gets: where the config is.
@@ -100,6 +106,8 @@ impl Cli {
             Command::Store(a) => store::run(&a, &g).await,
             Command::CheckConfig(a) => check_config::run(&a, &g).await,
             Command::Classify(a) => classify::run(&a, &g).await,
+            Command::Eval(a) => eval::run(&a, &g).await,
+            Command::Bench(a) => bench::run(&a, &g).await,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Local sentiment classification: one `Classifier` trait, chosen by `[classifier]` in config.
 
+pub mod eval;
 pub mod lexicon;
 
 use crate::model::Sentiment;
