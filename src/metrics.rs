@@ -92,6 +92,12 @@ struct ChannelOutcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelState {
+    channel: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ChannelLabels {
     channel: String,
 }
@@ -128,7 +134,7 @@ struct Inner {
     net_sentiment: Family<ProductWindow, FloatGauge>,
     stored: Family<IngestLabels, Gauge>,
     alerts_open: Family<AlertLabels, Gauge>,
-    notifications: Family<ChannelOutcome, Gauge>,
+    notifications: Family<ChannelState, Gauge>,
     outbox_depth: Gauge,
     /// Serialises scrapes: gauges are cleared and refilled for each one.
     scrape: Mutex<()>,
@@ -250,7 +256,7 @@ impl Metrics {
             "Alerts currently firing",
             alerts_open.clone(),
         );
-        let notifications = Family::<ChannelOutcome, Gauge>::default();
+        let notifications = Family::<ChannelState, Gauge>::default();
         r.register(
             "pulse_alert_notifications",
             "Stored alert notifications by channel and state (pending, delivered, failed, cancelled)",
@@ -512,7 +518,6 @@ impl Metrics {
         i.alerts_open.clear();
         i.notifications.clear();
         i.outbox_depth.set(0);
-        // Filled in by `refresh_alert_trees` once the alert subsystem's records exist.
         alert_source::refresh(self, store);
     }
 }
@@ -535,10 +540,47 @@ fn chrono_dur(d: Duration) -> ChronoDuration {
 
 /// Reads the alert subsystem's stored records for the alert gauges.
 mod alert_source {
-    use super::Metrics;
+    use super::{AlertLabels, ChannelState, Metrics};
+    use crate::alert::engine::{list_alerts, list_outbox};
+    use crate::alert::record::{AlertStatus, OutboxState};
     use crate::store::Store;
 
-    pub fn refresh(_m: &Metrics, _store: &Store) {}
+    pub fn refresh(m: &Metrics, store: &Store) {
+        let i = &m.inner;
+        // A bad record must not take the whole scrape down: log it, report the rest.
+        match list_alerts(store.db()) {
+            Ok(alerts) => {
+                for a in alerts.iter().filter(|a| a.status == AlertStatus::Firing) {
+                    i.alerts_open
+                        .get_or_create(&AlertLabels {
+                            product: a.labels.product.clone(),
+                            signal: a.labels.signal.clone(),
+                            severity: a.labels.severity.clone(),
+                        })
+                        .inc();
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read alerts for metrics"),
+        }
+        match list_outbox(store.db()) {
+            Ok(outbox) => {
+                for e in &outbox {
+                    i.notifications
+                        .get_or_create(&ChannelState {
+                            channel: e.channel.clone(),
+                            state: e.state.as_str().to_string(),
+                        })
+                        .inc();
+                }
+                let pending = outbox
+                    .iter()
+                    .filter(|e| e.state == OutboxState::Pending)
+                    .count();
+                i.outbox_depth.set(pending as i64);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the alert outbox for metrics"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -565,10 +607,6 @@ mod tests {
             signal: "x".into(),
             severity: "warning".into(),
         };
-        let co = ChannelOutcome {
-            channel: "c".into(),
-            outcome: "delivered".into(),
-        };
         i.ingested.get_or_create(&il).inc();
         i.stored.get_or_create(&il).set(1);
         for f in [
@@ -587,7 +625,12 @@ mod tests {
         i.volume.get_or_create(&pw).set(1);
         i.net_sentiment.get_or_create(&pw).set(0.5);
         i.alerts_open.get_or_create(&al).set(1);
-        i.notifications.get_or_create(&co).set(1);
+        i.notifications
+            .get_or_create(&ChannelState {
+                channel: "c".into(),
+                state: "pending".into(),
+            })
+            .set(1);
         let mut out = String::new();
         encode(&mut out, &i.registry).unwrap();
         let parsed =

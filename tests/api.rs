@@ -420,3 +420,115 @@ fn trend_plot_writes_svg_and_png_from_the_store() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("use a file name ending in .svg or .png"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alerts_and_silences_from_the_alert_engine() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let sent = out_dir.path().join("alerts.jsonl");
+    let extra = support_dashboard::alerting(&sent);
+    let env = Env::new(&config(true, &extra));
+    import(&env);
+    let fired = support_dashboard::raise_alerts(&env).await;
+    let lines = std::fs::read_to_string(&sent).unwrap();
+    assert_eq!(lines.lines().count(), fired, "{lines}");
+    {
+        let store = pulse::store::Store::open(&env.path("data/pulse.db")).unwrap();
+        let now = chrono::Utc::now();
+        let silence = pulse::alert::silence::Silence {
+            id: "sil_test".into(),
+            matchers: [("product".to_string(), "Gadgetix".to_string())].into(),
+            starts_at: now - chrono::Duration::minutes(5),
+            ends_at: now + chrono::Duration::hours(2),
+            created_by: "test".into(),
+            comment: "maintenance <b>window</b>".into(),
+        };
+        pulse::alert::silence::add(store.db(), &silence).unwrap();
+        store.flush().unwrap();
+    }
+    let d = Daemon::start(&env);
+    let client = reqwest::Client::new();
+
+    let alerts = json(&client, &d, "/api/alerts?product=WT").await;
+    let alerts = alerts.as_array().unwrap();
+    assert!(!alerts.is_empty());
+    let a = &alerts[0];
+    assert_eq!(a["product"], "Widgetron");
+    assert_eq!(a["status"], "firing");
+    assert!(a["title"].as_str().unwrap().contains("Widgetron"), "{a}");
+    let delivered: Vec<&Value> = a["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["channel"] == "ops" && n["state"] == "delivered")
+        .collect();
+    assert!(!delivered.is_empty(), "{a:#}");
+    let firing = json(&client, &d, "/api/alerts?status=firing&limit=1").await;
+    assert_eq!(firing.as_array().unwrap().len(), 1);
+    assert_eq!(
+        json(&client, &d, "/api/alerts?status=resolved").await,
+        serde_json::json!([])
+    );
+    assert_eq!(
+        json(&client, &d, "/api/alerts?product=Gadgetix").await,
+        serde_json::json!([])
+    );
+
+    let silences = json(&client, &d, "/api/silences").await;
+    assert_eq!(silences[0]["id"], "sil_test");
+    assert_eq!(silences[0]["active"], true);
+    assert_eq!(silences[0]["matchers"]["product"], "Gadgetix");
+    assert_eq!(
+        json(&client, &d, "/api/silences?active=false").await,
+        serde_json::json!([])
+    );
+
+    // The product page marks the alerts on the chart and lists their delivery.
+    let (status, page) = get(
+        &client,
+        &d.url("/products/Widgetron?window=7d"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let dom = scraper::Html::parse_document(&page);
+    let fig = dom
+        .select(&scraper::Selector::parse("figure#trend-chart").unwrap())
+        .next()
+        .unwrap();
+    let markers: usize = fig.value().attr("data-markers").unwrap().parse().unwrap();
+    assert_eq!(markers, alerts.len());
+    let marker_lines = fig
+        .select(&scraper::Selector::parse(r##"polyline[stroke="#D62728"]"##).unwrap())
+        .count();
+    assert_eq!(marker_lines, markers);
+    assert!(
+        page.contains("ops firing: delivered"),
+        "delivery state shown"
+    );
+
+    // And the metrics count them.
+    let (_, text) = get(&client, &d.url("/metrics"), Some(TOKEN)).await;
+    let s = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let firing_total: f64 = s
+        .samples
+        .iter()
+        .filter(|x| {
+            x.metric == "pulse_alerts_firing" && x.labels.get("product") == Some("Widgetron")
+        })
+        .map(|x| match x.value {
+            prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum();
+    assert_eq!(firing_total, alerts.len() as f64);
+    let delivered_metric = s
+        .samples
+        .iter()
+        .find(|x| {
+            x.metric == "pulse_alert_notifications"
+                && x.labels.get("channel") == Some("ops")
+                && x.labels.get("state") == Some("delivered")
+        })
+        .expect("delivered notifications counted");
+    assert!(matches!(delivered_metric.value, prometheus_parse::Value::Gauge(v) if v >= 1.0));
+}

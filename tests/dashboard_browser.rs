@@ -93,8 +93,13 @@ fn screenshot(name: &str, url: &str, height: u32) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dashboard_draws_the_data_and_shows_hostile_text_as_text() {
-    let env = Env::new(&config(false, ""));
+    let out = tempfile::tempdir().unwrap();
+    let env = Env::new(&config(
+        false,
+        &support_dashboard::alerting(&out.path().join("sent.jsonl")),
+    ));
     import(&env);
+    let fired = support_dashboard::raise_alerts(&env).await;
     let d = Daemon::start(&env);
 
     // The product page: chart bars and points against the API's buckets.
@@ -152,6 +157,31 @@ async fn dashboard_draws_the_data_and_shows_hostile_text_as_text() {
             .unwrap(),
         points
     );
+    // Alert markers: one red line per alert inside the window, as many as alerts fired.
+    let markers: usize = figure
+        .value()
+        .attr("data-markers")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(markers, fired);
+    assert_eq!(
+        figure
+            .select(&sel(r##"svg polyline[stroke="#D62728"]"##))
+            .count(),
+        markers
+    );
+    let delivery: Vec<String> = dom
+        .select(&sel("table.alerts tr.alert .state-delivered"))
+        .map(|e| e.text().collect())
+        .collect();
+    assert_eq!(delivery.len(), fired, "{delivery:?}");
+    // Aspects of the negative burst, split by department.
+    let it_aspects: Vec<String> = dom
+        .select(&sel("#aspects > div:first-child tr.aspect td:first-child"))
+        .map(|e| e.text().collect())
+        .collect();
+    assert!(it_aspects.contains(&"outage".to_string()), "{it_aspects:?}");
     let volume: String = dom.select(&sel("#volume")).next().unwrap().text().collect();
     let total: u64 = rows.iter().map(|r| r["count"].as_u64().unwrap()).sum();
     assert!(
@@ -214,7 +244,7 @@ async fn dashboard_draws_the_data_and_shows_hostile_text_as_text() {
 
     let shot = screenshot(
         "dashboard-product.png",
-        &d.url("/products/Widgetron?window=7d"),
+        &d.url("/products/Widgetron?window=3d"),
         1500,
     );
     screenshot("dashboard-overview.png", &d.url("/"), 700);

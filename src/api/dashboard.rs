@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 const CSS: &str = include_str!("../../assets/pulse.css");
 
 /// Windows offered on a product page.
-pub const WINDOWS: [&str; 4] = ["24h", "7d", "30d", "90d"];
+pub const WINDOWS: [&str; 5] = ["24h", "3d", "7d", "30d", "90d"];
 /// Hourly buckets in an overview sparkline (7 days).
 pub const SPARK_HOURS: i64 = 168;
 /// Mentions scanned for the aspect breakdown of one page.
@@ -345,12 +345,12 @@ fn alerts_table(alerts: &[&AlertRow], with_product: bool) -> Markup {
                             (a.status)
                             @if let Some(e) = a.ends_at { br; span.muted { "until " (e.format("%m-%d %H:%M")) } }
                         }
-                        td { (a.summary) }
+                        td { strong { (a.title) } br; (a.summary) }
                         td {
                             @if let Some(m) = &a.muted { span.muted { (m) } br; }
                             @for n in &a.notifications {
                                 span class=(format!("state-{}", n.state)) title=(n.last_error.clone().unwrap_or_default()) {
-                                    (n.channel) ": " (n.state)
+                                    (n.channel) " " (n.kind) ": " (n.state)
                                     @if n.attempts > 1 { " (" (n.attempts) " tries)" }
                                 }
                                 br;
@@ -384,10 +384,14 @@ pub fn aspect_breakdown(
         limit: ASPECT_SCAN_LIMIT,
         ..Default::default()
     })?;
+    let departments = super::alerts::aspect_departments(config);
     let mut out: BTreeMap<String, BTreeMap<String, AspectCount>> = BTreeMap::new();
     for m in &mentions {
         for a in &m.aspects {
-            let dept = super::alerts::aspect_department(config, a);
+            let dept = departments
+                .get(a)
+                .cloned()
+                .unwrap_or_else(|| "other".to_string());
             let c = out.entry(dept).or_default().entry(a.clone()).or_default();
             c.mentions += 1;
             if m.label == Label::Negative {

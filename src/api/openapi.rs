@@ -154,6 +154,7 @@ pub fn schemas() -> Map<String, Value> {
             ),
             ("starts_at", time()),
             ("ends_at", nullable_time()),
+            ("title", string()),
             ("summary", string()),
             ("muted", nullable_string()),
             (
@@ -496,6 +497,7 @@ mod tests {
         );
         let n = NotificationRow {
             channel: "slack".into(),
+            kind: "firing".into(),
             state: "delivered".into(),
             attempts: 1,
             last_error: None,
@@ -515,6 +517,7 @@ mod tests {
                 status: "firing".into(),
                 starts_at: now,
                 ends_at: None,
+                title: "t".into(),
                 summary: "s".into(),
                 muted: None,
                 notifications: vec![n],

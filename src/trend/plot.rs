@@ -144,6 +144,38 @@ pub fn write_file(
     }
 }
 
+/// Axis ticks on whole hours or days, at most about eight of them.
+fn time_ticks(x0: i64, x1: i64) -> (Vec<i64>, i64) {
+    const STEPS: [i64; 12] = [
+        3600,
+        2 * 3600,
+        3 * 3600,
+        6 * 3600,
+        12 * 3600,
+        86_400,
+        2 * 86_400,
+        7 * 86_400,
+        14 * 86_400,
+        30 * 86_400,
+        91 * 86_400,
+        365 * 86_400,
+    ];
+    let span = (x1 - x0).max(1);
+    let step = STEPS
+        .iter()
+        .copied()
+        .find(|s| span / s <= 8)
+        .unwrap_or(365 * 86_400);
+    let first = x0 + (step - x0.rem_euclid(step)) % step;
+    (
+        (0..)
+            .map(|i| first + i * step)
+            .take_while(|t| *t <= x1)
+            .collect(),
+        step,
+    )
+}
+
 fn time_label(secs: i64, bucket: i64) -> String {
     let t = Utc.timestamp_opt(secs, 0).single().unwrap_or_default();
     if bucket >= 86_400 {
@@ -171,20 +203,28 @@ where
     let max = chart.rows.iter().map(|r| r.count).max().unwrap_or(0).max(1) as f64;
     let ymax = max * 1.1;
 
+    let (ticks, tick_step) = time_ticks(x0, x1);
     let mut cc = ChartBuilder::on(&root)
         .caption(chart.title, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(32)
         .y_label_area_size(48)
         .right_y_label_area_size(52)
-        .build_cartesian_2d(x0..x1, 0f64..ymax)
+        .build_cartesian_2d((x0..x1).with_key_points(ticks), 0f64..ymax)
         .map_err(draw_err)?
         .set_secondary_coord(x0..x1, -1f64..1f64);
     cc.configure_mesh()
         .x_labels(6)
         .y_labels(6)
-        .x_label_formatter(&|x| time_label(*x, bucket))
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        .x_label_formatter(&|x| time_label(*x, tick_step.max(bucket)))
+        // Counts are whole: label only the integer ticks so small scales do not repeat.
+        .y_label_formatter(&|y| {
+            if (y - y.round()).abs() < 1e-9 {
+                format!("{y:.0}")
+            } else {
+                String::new()
+            }
+        })
         .y_desc("mentions")
         .light_line_style(WHITE)
         .bold_line_style(RGBColor(0xE5, 0xE5, 0xE5))
@@ -260,10 +300,18 @@ where
         PathElement::new(vec![(t, 0.0), (t, ymax)], MARKER_COLOR.stroke_width(2))
     }))
     .map_err(draw_err)?;
+    // Labels sit right of their line, or left of it near the right edge so they stay inside.
+    let label_shift = (x1 - x0) / 7;
     cc.draw_series(markers.iter().map(|m| {
+        let t = m.at.timestamp();
+        let x = if t > x1 - label_shift {
+            t - label_shift
+        } else {
+            t + bucket / 4
+        };
         Text::new(
             m.label.clone(),
-            (m.at.timestamp(), ymax * 0.97),
+            (x, ymax * 0.97),
             ("sans-serif", 11).into_font().color(&MARKER_COLOR),
         )
     }))
@@ -322,6 +370,21 @@ mod tests {
             1
         );
         assert!(svg.contains("Widget &lt;b&gt;"), "title escaped");
+    }
+
+    #[test]
+    fn ticks_fall_on_whole_hours_and_days() {
+        let t0 = Utc
+            .with_ymd_and_hms(2026, 11, 1, 0, 30, 0)
+            .unwrap()
+            .timestamp();
+        let (t, step) = time_ticks(t0, t0 + 5 * 3600);
+        assert_eq!(step, 3600);
+        assert_eq!(t.len(), 5);
+        assert!(t.iter().all(|x| x % 3600 == 0));
+        let (t, step) = time_ticks(t0, t0 + 30 * 86_400);
+        assert_eq!(step, 7 * 86_400);
+        assert!(t.iter().all(|x| x % 86_400 == 0) && t.len() <= 8);
     }
 
     #[test]

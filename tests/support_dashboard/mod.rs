@@ -121,3 +121,94 @@ impl Drop for Daemon {
 pub fn hours(n: i64) -> ChronoDuration {
     ChronoDuration::hours(n)
 }
+
+/// The alert engine's data, read from the store (what the daemon gives it).
+struct StoreData(pulse::store::Store);
+
+impl pulse::alert::data::AlertData for StoreData {
+    fn hourly(
+        &self,
+        product: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(i64, pulse::trend::BucketCounts)>, pulse::alert::AlertError> {
+        let end = to.timestamp();
+        Ok(self
+            .0
+            .buckets(product, None, pulse::trend::Granularity::Hour, from, to)
+            .map_err(|e| pulse::alert::AlertError::Read(e.to_string()))?
+            .into_iter()
+            .filter(|(s, _)| *s < end)
+            .collect())
+    }
+
+    fn mentions(
+        &self,
+        product: &str,
+        since: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+        negative_only: bool,
+        limit: usize,
+    ) -> Result<Vec<pulse::alert::data::MentionLite>, pulse::alert::AlertError> {
+        let q = pulse::store::MentionQuery {
+            product: product.to_string(),
+            since: Some(since),
+            until: Some(until - chrono::Duration::microseconds(1)),
+            sentiment: negative_only.then_some(pulse::model::Label::Negative),
+            source: None,
+            limit,
+        };
+        Ok(self
+            .0
+            .mentions(&q)
+            .map_err(|e| pulse::alert::AlertError::Read(e.to_string()))?
+            .into_iter()
+            .map(|m| pulse::alert::data::MentionLite {
+                source: m.source,
+                id: m.id,
+                url: m.url,
+                author: m.author,
+                published_at: m.published_at,
+                text: m.text,
+                label: m.label,
+                score: m.score,
+                aspects: m.aspects,
+                engagement: m.engagement,
+            })
+            .collect())
+    }
+}
+
+/// `[detect]` tuned to the fixture's three days and a jsonl channel writing to `sent`.
+pub fn alerting(sent: &std::path::Path) -> String {
+    format!(
+        "[detect]\nwindow = \"6h\"\nbaseline = \"3d\"\nmin_history = \"1d\"\n\n[[channels]]\ntype = \"jsonl\"\nname = \"ops\"\npath = \"{}\"\n",
+        sent.display()
+    )
+}
+
+/// Run detection and delivery over the imported store (no daemon running), as the
+/// daemon's engine would; returns how many alerts fired.
+pub async fn raise_alerts(env: &Env) -> usize {
+    std::env::set_var("PULSE_API_TOKEN", TOKEN);
+    let cfg = pulse::config::Config::load(&env.path("config.toml")).unwrap();
+    let store = pulse::store::Store::open(&env.path("data/pulse.db")).unwrap();
+    let data = std::sync::Arc::new(StoreData(store.clone()));
+    let mut engine =
+        pulse::alert::engine::AlertEngine::with_data(&cfg, store.db().clone(), data).unwrap();
+    let now = Utc::now();
+    // The first evaluation only warms up (signals under way are adopted silently): run it
+    // before the burst, as a daemon that had been running would have.
+    engine.detect(now - ChronoDuration::hours(9)).unwrap();
+    let report = engine.detect(now).unwrap();
+    assert!(
+        !report.fired.is_empty(),
+        "the negative burst raises an alert: {report:?}"
+    );
+    engine
+        .deliver(now + ChronoDuration::minutes(10))
+        .await
+        .unwrap();
+    store.flush().unwrap();
+    report.fired.len()
+}
