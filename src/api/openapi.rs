@@ -130,6 +130,10 @@ pub fn schemas() -> Map<String, Value> {
         object(&[
             ("channel", string()),
             (
+                "kind",
+                json!({"type": "string", "enum": ["firing", "repeat", "resolved", "test"]}),
+            ),
+            (
                 "state",
                 json!({"type": "string", "enum": ["pending", "delivered", "failed", "cancelled"]}),
             ),
