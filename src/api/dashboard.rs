@@ -138,7 +138,7 @@ fn sum_hours(
     let mut c = BucketCounts::default();
     for (start, b) in store.buckets(product, None, Granularity::Hour, from, to)? {
         // `buckets` is inclusive of the bucket holding `to`; keep the half-open range.
-        if start < Granularity::Hour.floor(to) || to == from {
+        if start < Granularity::Hour.floor(to) {
             c.merge(&b);
         }
     }
@@ -233,10 +233,10 @@ pub async fn overview(
     let now = Utc::now();
     let st = s.clone();
     let result =
-        tokio::task::spawn_blocking(move || -> Result<(Vec<Summary>, Vec<AlertRow>), ApiError> {
+        tokio::task::spawn_blocking(move || -> Result<(Vec<Summary>, Alerts), ApiError> {
             Ok((
                 summaries(&st.store, &st.config, now)?,
-                alert_rows(&st.store, None)?,
+                alerts_or_note(&st.store, None),
             ))
         })
         .await;
@@ -245,6 +245,7 @@ pub async fn overview(
         Ok(Err(e)) => return error_page(e),
         Err(e) => return error_page(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     };
+    let (alerts, alerts_note) = alerts;
     let firing: Vec<&AlertRow> = alerts.iter().filter(|a| a.status == "firing").collect();
     let body = html! {
         h1 { "Products" }
@@ -277,6 +278,7 @@ pub async fn overview(
         }
         h2 { "Firing alerts" }
         section.card {
+            @if let Some(n) = &alerts_note { p.neg { (n) } }
             @if firing.is_empty() { p.muted { "No alert is firing." } }
             @else { (alerts_table(&firing, true)) }
         }
@@ -415,7 +417,22 @@ struct ProductPage {
     negative: Vec<MentionRow>,
     positive: Vec<MentionRow>,
     alerts: Vec<AlertRow>,
+    alerts_note: Option<String>,
     summary: Option<Summary>,
+}
+
+/// Alerts, or none and a note saying why: unreadable alert records must not take the
+/// rest of the page down.
+type Alerts = (Vec<AlertRow>, Option<String>);
+
+fn alerts_or_note(store: &Store, product: Option<&str>) -> Alerts {
+    match alert_rows(store, product) {
+        Ok(a) => (a, None),
+        Err(e) => {
+            tracing::warn!(error = %e.1, "cannot list alerts for the dashboard");
+            (Vec::new(), Some(e.1))
+        }
+    }
 }
 
 fn load_product_page(
@@ -457,7 +474,7 @@ fn load_product_page(
             score_sum: 0.0,
         });
     }
-    let alerts = alert_rows(&s.store, Some(&product))?;
+    let (alerts, alerts_note) = alerts_or_note(&s.store, Some(&product));
     let markers: Vec<Marker> = alerts
         .iter()
         .map(|a| Marker {
@@ -505,6 +522,7 @@ fn load_product_page(
         negative,
         positive,
         alerts,
+        alerts_note,
         summary,
     })
 }
@@ -577,6 +595,7 @@ pub async fn product_page(
         }
         h2 { "Alerts" }
         section.card {
+            @if let Some(n) = &page.alerts_note { p.neg { (n) } }
             @if alert_refs.is_empty() { p.muted { "No alerts for this product." } }
             @else { (alerts_table(&alert_refs, false)) }
         }
