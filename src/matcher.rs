@@ -2,90 +2,132 @@
 //! case-insensitive, with `exclude` words that veto an ambiguous match.
 
 use crate::config::ProductConfig;
-use regex::{Regex, RegexBuilder};
+use aho_corasick::{AhoCorasick, MatchKind};
 
-/// Compiled matcher for one product.
-#[derive(Debug, Clone)]
-struct ProductMatcher {
-    name: String,
-    names: Regex,
-    exclude: Option<Regex>,
-}
-
-/// Matches text against every configured product.
+/// Matches text against every configured product with one automaton over all names,
+/// aliases and exclude words, so the cost per mention does not grow with the product count.
 #[derive(Debug, Clone)]
 pub struct Matcher {
-    products: Vec<ProductMatcher>,
+    names: Vec<String>,
+    /// Automaton over normalised names and aliases; pattern i belongs to `name_owner[i]`.
+    name_ac: Option<AhoCorasick>,
+    name_owner: Vec<usize>,
+    /// Automaton over normalised exclude words; pattern i belongs to `exclude_owner[i]`.
+    exclude_ac: Option<AhoCorasick>,
+    exclude_owner: Vec<usize>,
 }
 
-fn alternation(words: &[&str]) -> String {
-    let mut words: Vec<&str> = words
-        .iter()
-        .map(|w| w.trim())
-        .filter(|w| !w.is_empty())
-        .collect();
-    // Longest first so "Apple Watch" wins over "Apple" inside the alternation.
-    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
-    let alts: Vec<String> = words
-        .iter()
-        .map(|w| {
-            // Whitespace inside a name matches any run of whitespace or a hyphen.
-            let parts: Vec<String> = w.split_whitespace().map(regex::escape).collect();
-            parts.join(r"[\s\-]+")
-        })
-        .collect();
-    // Word boundaries that also work for names that start or end with punctuation (C++, .NET).
-    format!(
-        r"(?:^|[^\p{{L}}\p{{N}}_])(?:{})(?:$|[^\p{{L}}\p{{N}}_])",
-        alts.join("|")
+/// Lower-case, and fold every run of whitespace or hyphens into one space, so
+/// "Apple-Watch" and "apple   watch" both read "apple watch".
+fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.chars() {
+        if c.is_whitespace() || c == '-' {
+            gap = true;
+            continue;
+        }
+        if gap && !out.is_empty() {
+            out.push(' ');
+        }
+        gap = false;
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// A match is a whole word (or phrase): no letter, digit or underscore right before or after.
+fn on_boundaries(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    !before.is_some_and(is_word_char) && !after.is_some_and(is_word_char)
+}
+
+fn automaton(patterns: &[String]) -> Option<AhoCorasick> {
+    if patterns.is_empty() {
+        return None;
+    }
+    Some(
+        AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(patterns)
+            .expect("literal patterns always build"),
     )
 }
 
 impl Matcher {
     pub fn new(products: &[ProductConfig]) -> Matcher {
-        let products = products
-            .iter()
-            .map(|p| {
-                let names: Vec<&str> = p.names().collect();
-                let names = RegexBuilder::new(&alternation(&names))
-                    .case_insensitive(true)
-                    .build()
-                    .expect("escaped alternation is a valid regex");
-                let exclude = (!p.exclude.is_empty()).then(|| {
-                    let ex: Vec<&str> = p.exclude.iter().map(String::as_str).collect();
-                    RegexBuilder::new(&alternation(&ex))
-                        .case_insensitive(true)
-                        .build()
-                        .expect("escaped alternation is a valid regex")
-                });
-                ProductMatcher {
-                    name: p.name.clone(),
-                    names,
-                    exclude,
+        let (mut name_patterns, mut name_owner) = (Vec::new(), Vec::new());
+        let (mut exclude_patterns, mut exclude_owner) = (Vec::new(), Vec::new());
+        for (i, p) in products.iter().enumerate() {
+            for n in p.names() {
+                let n = normalize(n);
+                if !n.is_empty() {
+                    name_patterns.push(n);
+                    name_owner.push(i);
                 }
-            })
-            .collect();
-        Matcher { products }
+            }
+            for e in &p.exclude {
+                let e = normalize(e);
+                if !e.is_empty() {
+                    exclude_patterns.push(e);
+                    exclude_owner.push(i);
+                }
+            }
+        }
+        Matcher {
+            names: products.iter().map(|p| p.name.clone()).collect(),
+            name_ac: automaton(&name_patterns),
+            name_owner,
+            exclude_ac: automaton(&exclude_patterns),
+            exclude_owner,
+        }
+    }
+
+    /// Indices of the products whose patterns occur as whole words in normalised text.
+    fn hits(ac: &Option<AhoCorasick>, owner: &[usize], text: &str, out: &mut Vec<bool>) {
+        let Some(ac) = ac else { return };
+        // Overlapping search: "apple watch" and "watch" may both be names.
+        for m in ac.find_overlapping_iter(text) {
+            let o = owner[m.pattern().as_usize()];
+            if !out[o] && on_boundaries(text, m.start(), m.end()) {
+                out[o] = true;
+            }
+        }
     }
 
     /// Names of the products the text mentions, in config order.
     pub fn products_in(&self, text: &str) -> Vec<String> {
-        self.products
+        if self.names.is_empty() {
+            return Vec::new();
+        }
+        let norm = normalize(text);
+        let mut named = vec![false; self.names.len()];
+        Self::hits(&self.name_ac, &self.name_owner, &norm, &mut named);
+        if !named.iter().any(|x| *x) {
+            return Vec::new();
+        }
+        let mut excluded = vec![false; self.names.len()];
+        Self::hits(&self.exclude_ac, &self.exclude_owner, &norm, &mut excluded);
+        self.names
             .iter()
-            .filter(|p| {
-                p.names.is_match(text) && !p.exclude.as_ref().is_some_and(|e| e.is_match(text))
-            })
-            .map(|p| p.name.clone())
+            .enumerate()
+            .filter(|(i, _)| named[*i] && !excluded[*i])
+            .map(|(_, n)| n.clone())
             .collect()
     }
 
     /// Does the text mention this product (by configured name)?
     pub fn mentions(&self, product: &str, text: &str) -> bool {
-        self.products.iter().any(|p| {
-            p.name == product
-                && p.names.is_match(text)
-                && !p.exclude.as_ref().is_some_and(|e| e.is_match(text))
-        })
+        self.products_in(text).iter().any(|p| p == product)
     }
 
     /// Canonical product name for a name or alias given by a user or an import.
@@ -130,6 +172,9 @@ mod tests {
         assert_eq!(m.products_in("the rust belt economy"), Vec::<String>::new());
         assert_eq!(m.products_in("I write C++ daily"), vec!["C++"]);
         assert_eq!(m.products_in("I write C daily"), Vec::<String>::new());
+        assert_eq!(m.products_in("Ünïcode: I love RUST."), vec!["Rust"]);
+        assert_eq!(m.products_in("rust_lang is not rustlang"), vec!["Rust"]);
+        assert_eq!(m.products_in("rust_lang only"), Vec::<String>::new());
     }
 
     #[test]
@@ -137,5 +182,6 @@ mod tests {
         let m = Matcher::new(&[product("Apple Watch", &[], &[])]);
         assert_eq!(m.products_in("my apple-watch died"), vec!["Apple Watch"]);
         assert_eq!(m.products_in("Apple   Watch!"), vec!["Apple Watch"]);
+        assert_eq!(m.products_in("applewatch"), Vec::<String>::new());
     }
 }

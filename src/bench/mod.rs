@@ -70,8 +70,8 @@ pub fn ingest(
         // Reference: the same mention bytes, straight into sled.
         let pairs: Vec<(sled::IVec, sled::IVec)> = store
             .db()
-            .open_tree("mentions")?
-            .iter()
+            .open_tree("data")?
+            .scan_prefix(b"m")
             .collect::<Result<_, _>>()?;
         drop(pipeline);
         drop(store);

@@ -25,6 +25,12 @@ pub struct Args {
 pub enum Bench {
     /// The lexicon classifier against Python vaderSentiment 3.3.2 on the same texts, one core each.
     Lexicon(LexiconArgs),
+    /// Ingest throughput (match → classify → store) against raw sled inserts of the same bytes.
+    Ingest(super::bench_store::IngestArgs),
+    /// p50/p99 latency of `trend` and `mentions` on a large generated store.
+    Query(super::bench_store::QueryArgs),
+    /// Ingest, query and store-size figures as the store grows (100k, 1M, 10M mentions).
+    Growth(super::bench_store::GrowthArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +71,9 @@ struct BenchRow {
 pub async fn run(args: &Args, _g: &Globals) -> anyhow::Result<()> {
     match &args.bench {
         Bench::Lexicon(a) => lexicon(a).await,
+        Bench::Ingest(a) => super::bench_store::ingest(a),
+        Bench::Query(a) => super::bench_store::query(a),
+        Bench::Growth(a) => super::bench_store::growth(a),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod bench_store;
 pub mod check_config;
 pub mod classify;
 pub mod eval;

@@ -1,9 +1,17 @@
 //! Sources of mentions. Each platform is one file implementing [`Source`]; the set is
 //! closed and chosen by `type` in a `[[sources]]` entry ([`SourceConfig`]).
 
+pub mod bluesky;
+pub mod github;
+pub mod hackernews;
 pub mod http;
+pub mod lemmy;
+pub mod mastodon;
+pub mod reddit;
 pub mod rss;
+pub mod stackexchange;
 pub mod text;
+pub mod web;
 
 use crate::config::ProductConfig;
 use crate::matcher::Matcher;
@@ -20,6 +28,15 @@ pub use http::{FetchError, HttpClient};
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum SourceConfig {
     Rss(rss::RssConfig),
+    Stackexchange(stackexchange::StackExchangeConfig),
+    Github(github::GithubConfig),
+    Bluesky(bluesky::BlueskyConfig),
+    Web(web::WebConfig),
+    Hackernews(hackernews::HackerNewsConfig),
+    // Boxed: the OAuth settings make it much larger than the other variants.
+    Reddit(Box<reddit::RedditConfig>),
+    Mastodon(mastodon::MastodonConfig),
+    Lemmy(lemmy::LemmyConfig),
 }
 
 impl SourceConfig {
@@ -40,6 +57,14 @@ impl SourceConfig {
     pub fn type_name(&self) -> &'static str {
         match self {
             SourceConfig::Rss(_) => "rss",
+            SourceConfig::Stackexchange(_) => "stackexchange",
+            SourceConfig::Github(_) => "github",
+            SourceConfig::Bluesky(_) => "bluesky",
+            SourceConfig::Web(_) => "web",
+            SourceConfig::Hackernews(_) => "hackernews",
+            SourceConfig::Reddit(_) => "reddit",
+            SourceConfig::Mastodon(_) => "mastodon",
+            SourceConfig::Lemmy(_) => "lemmy",
         }
     }
 
@@ -47,6 +72,14 @@ impl SourceConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         match self {
             SourceConfig::Rss(c) => c.validate(),
+            SourceConfig::Stackexchange(c) => c.validate(),
+            SourceConfig::Github(c) => c.validate(),
+            SourceConfig::Bluesky(c) => c.validate(),
+            SourceConfig::Web(c) => c.validate(),
+            SourceConfig::Hackernews(c) => c.validate(),
+            SourceConfig::Reddit(c) => c.validate(),
+            SourceConfig::Mastodon(c) => c.validate(),
+            SourceConfig::Lemmy(c) => c.validate(),
         }
     }
 
@@ -54,6 +87,16 @@ impl SourceConfig {
     pub fn build(&self) -> Result<Box<dyn Source>, SourceError> {
         Ok(match self {
             SourceConfig::Rss(c) => Box::new(rss::Rss::new(c.clone())),
+            SourceConfig::Stackexchange(c) => {
+                Box::new(stackexchange::StackExchange::new(c.clone()))
+            }
+            SourceConfig::Github(c) => Box::new(github::Github::new(c.clone())),
+            SourceConfig::Bluesky(c) => Box::new(bluesky::Bluesky::new(c.clone())),
+            SourceConfig::Web(c) => Box::new(web::Web::new(c.clone())),
+            SourceConfig::Hackernews(c) => Box::new(hackernews::HackerNews::new(c.clone())),
+            SourceConfig::Reddit(c) => Box::new(reddit::Reddit::new((**c).clone())),
+            SourceConfig::Mastodon(c) => Box::new(mastodon::Mastodon::new(c.clone())),
+            SourceConfig::Lemmy(c) => Box::new(lemmy::Lemmy::new(c.clone())),
         })
     }
 }

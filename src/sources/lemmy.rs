@@ -1,0 +1,591 @@
+//! Lemmy search (`/api/v3/search`, `sort=New`, posts and comments) on several instances.
+//! One query per (instance, product name or alias), each with its own cursor: the newest
+//! `published` time seen and the `ap_id`s seen at that instant.
+//! Languages come from each instance's `/api/v3/site` table, read once when first needed.
+
+use super::http::FetchError;
+use super::text::normalize_whitespace;
+use super::{PollContext, PollOutput, Source, SourceError};
+use crate::model::RawMention;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LemmyConfig {
+    /// Instance base URLs, e.g. `https://lemmy.world`.
+    pub instances: Vec<url::Url>,
+    /// Results per page for posts and for comments (Lemmy allows at most 50).
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+}
+
+fn default_limit() -> u32 {
+    50
+}
+
+impl LemmyConfig {
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        if self.instances.is_empty() {
+            problems.push((
+                "instances".into(),
+                "list at least one instance, e.g. instances = [\"https://lemmy.world\"]".into(),
+            ));
+        }
+        for (i, u) in self.instances.iter().enumerate() {
+            if !matches!(u.scheme(), "http" | "https") {
+                problems.push((
+                    format!("instances[{i}]"),
+                    format!("unsupported scheme `{}`: use http or https", u.scheme()),
+                ));
+            }
+        }
+        if !(1..=50).contains(&self.limit) {
+            problems.push(("limit".into(), "limit must be between 1 and 50".into()));
+        }
+        problems
+    }
+}
+
+pub struct Lemmy {
+    config: LemmyConfig,
+    /// Each instance's `language_id` → ISO code table, fetched once from `/api/v3/site`.
+    languages: tokio::sync::Mutex<HashMap<String, Arc<HashMap<i64, String>>>>,
+}
+
+/// Where one query stopped: newest `published` seen and the `ap_id`s at that instant.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Cursor {
+    t: Option<DateTime<Utc>>,
+    ids: Vec<String>,
+}
+
+impl Cursor {
+    fn seen(&self, t: DateTime<Utc>, id: &str) -> bool {
+        self.t
+            .is_some_and(|c| t < c || (t == c && self.ids.iter().any(|i| i == id)))
+    }
+    fn advance(&mut self, t: DateTime<Utc>, id: &str) {
+        if self.t.is_none_or(|c| t > c) {
+            self.t = Some(t);
+            self.ids.clear();
+        }
+        if self.t == Some(t) && !self.ids.iter().any(|i| i == id) {
+            self.ids.push(id.to_string());
+        }
+    }
+}
+
+/// Lemmy 0.19 writes `…Z`; 0.18 and older write naive UTC without the `Z`.
+fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    let raw = String::deserialize(d)?;
+    if let Ok(t) = DateTime::parse_from_rfc3339(&raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M:%S%.f")
+        .map(|n| n.and_utc())
+        .map_err(|e| serde::de::Error::custom(format!("invalid time `{raw}`: {e}")))
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchResponse {
+    #[serde(default)]
+    posts: Vec<PostView>,
+    #[serde(default)]
+    comments: Vec<CommentView>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PostView {
+    post: Post,
+    #[serde(default)]
+    creator: Option<Person>,
+    #[serde(default)]
+    counts: Option<Counts>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Post {
+    name: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(deserialize_with = "de_time")]
+    published: DateTime<Utc>,
+    ap_id: String,
+    #[serde(default)]
+    deleted: bool,
+    #[serde(default)]
+    removed: bool,
+    #[serde(default)]
+    language_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CommentView {
+    comment: Comment,
+    #[serde(default)]
+    creator: Option<Person>,
+    #[serde(default)]
+    counts: Option<Counts>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Comment {
+    content: String,
+    #[serde(deserialize_with = "de_time")]
+    published: DateTime<Utc>,
+    ap_id: String,
+    #[serde(default)]
+    deleted: bool,
+    #[serde(default)]
+    removed: bool,
+    #[serde(default)]
+    language_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Person {
+    name: String,
+    #[serde(default)]
+    actor_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Counts {
+    #[serde(default)]
+    score: Option<i64>,
+}
+
+/// Lemmy's error body: `{"error":"rate_limit_error"}`, sent with HTTP 400 for most errors.
+#[derive(Debug, Deserialize)]
+struct ApiError {
+    error: String,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// One item from either result list, reduced to what the poller needs.
+struct Item {
+    id: String,
+    published: DateTime<Utc>,
+    text: String,
+    author: Option<String>,
+    score: Option<i64>,
+    gone: bool,
+    /// Instance-specific language id; 0 means undetermined.
+    language_id: Option<i64>,
+}
+
+impl From<PostView> for Item {
+    fn from(v: PostView) -> Item {
+        let title = normalize_whitespace(&v.post.name);
+        let body = v
+            .post
+            .body
+            .as_deref()
+            .map(normalize_whitespace)
+            .unwrap_or_default();
+        Item {
+            id: v.post.ap_id,
+            published: v.post.published,
+            text: if body.is_empty() {
+                title
+            } else {
+                format!("{title}. {body}")
+            },
+            author: v.creator.map(author_of),
+            score: v.counts.and_then(|c| c.score),
+            gone: v.post.deleted || v.post.removed,
+            language_id: v.post.language_id,
+        }
+    }
+}
+
+impl From<CommentView> for Item {
+    fn from(v: CommentView) -> Item {
+        Item {
+            id: v.comment.ap_id,
+            published: v.comment.published,
+            text: normalize_whitespace(&v.comment.content),
+            author: v.creator.map(author_of),
+            score: v.counts.and_then(|c| c.score),
+            gone: v.comment.deleted || v.comment.removed,
+            language_id: v.comment.language_id,
+        }
+    }
+}
+
+/// `name@host`, since the same name exists on many instances.
+fn author_of(p: Person) -> String {
+    match p
+        .actor_id
+        .as_deref()
+        .and_then(|a| url::Url::parse(a).ok())
+        .and_then(|u| u.host_str().map(str::to_string))
+    {
+        Some(host) => format!("{}@{host}", p.name),
+        None => p.name,
+    }
+}
+
+struct Query {
+    scope: String,
+    name: String,
+    products: Vec<String>,
+}
+
+enum QueryResult {
+    Fetched {
+        mentions: Vec<RawMention>,
+        cursor: Option<Cursor>,
+        truncated: bool,
+    },
+    /// The instance is private: search needs an account there.
+    Closed(String),
+}
+
+impl Lemmy {
+    pub fn new(config: LemmyConfig) -> Lemmy {
+        Lemmy {
+            config,
+            languages: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn queries(ctx: &PollContext, instance: &str) -> Vec<Query> {
+        let mut out: Vec<Query> = Vec::new();
+        for p in ctx.products.iter() {
+            for name in p.names() {
+                let key = name.trim().to_lowercase();
+                if key.is_empty() {
+                    continue;
+                }
+                let scope = format!("{instance} {key}");
+                match out.iter_mut().find(|q| q.scope == scope) {
+                    Some(q) => q.products.push(p.name.clone()),
+                    None => out.push(Query {
+                        scope,
+                        name: name.trim().to_string(),
+                        products: vec![p.name.clone()],
+                    }),
+                }
+            }
+        }
+        out
+    }
+
+    fn page_url(&self, instance: &url::Url, q: &str, page: usize) -> String {
+        let mut url = instance.clone();
+        url.set_query(None);
+        {
+            let mut seg = url
+                .path_segments_mut()
+                .expect("http(s) URLs have path segments");
+            seg.pop_if_empty().extend(["api", "v3", "search"]);
+        }
+        url.query_pairs_mut()
+            .append_pair("q", q)
+            .append_pair("type_", "All")
+            .append_pair("sort", "New")
+            .append_pair("listing_type", "All")
+            .append_pair("limit", &self.config.limit.to_string())
+            .append_pair("page", &page.to_string());
+        url.to_string()
+    }
+
+    async fn poll_query(
+        &self,
+        ctx: &PollContext,
+        instance: &url::Url,
+        query: &Query,
+        seen_ids: &mut HashSet<String>,
+    ) -> Result<QueryResult, SourceError> {
+        let old: Option<Cursor> = ctx
+            .cursors
+            .get(&query.scope)
+            .and_then(|c| serde_json::from_str(c).ok());
+        let mut cursor = old.clone().unwrap_or_default();
+        let mut fetched_any = false;
+        let mut mentions = Vec::new();
+        // Posts and comments are two newest-first lists, paged together: each is done once
+        // it is short or reaches the cursor.
+        let (mut posts_done, mut comments_done) = (false, false);
+        let mut page = 1usize;
+        let mut truncated = false;
+        loop {
+            let url = self.page_url(instance, &query.name, page);
+            let fetched = match ctx.http.get(&url, &[]).await {
+                Ok(f) => f,
+                Err(e) => return lemmy_error(instance, e),
+            };
+            let body: SearchResponse = match fetched.json() {
+                Ok(b) => b,
+                Err(parse) => {
+                    return Err(match fetched.json::<ApiError>() {
+                        Ok(err) => SourceError::Parse(format!(
+                            "lemmy answered an error: {} {}",
+                            err.error,
+                            err.message.unwrap_or_default()
+                        )),
+                        Err(_) => SourceError::Parse(parse),
+                    })
+                }
+            };
+            let limit = self.config.limit as usize;
+            let needs_languages = body
+                .posts
+                .iter()
+                .filter_map(|p| p.post.language_id)
+                .chain(body.comments.iter().filter_map(|c| c.comment.language_id))
+                .any(|id| id > 0);
+            let languages = if needs_languages {
+                self.languages(ctx, instance).await
+            } else {
+                Arc::default()
+            };
+            let mut lists: Vec<(Vec<Item>, &mut bool)> = vec![
+                (
+                    body.posts.into_iter().map(Item::from).collect(),
+                    &mut posts_done,
+                ),
+                (
+                    body.comments.into_iter().map(Item::from).collect(),
+                    &mut comments_done,
+                ),
+            ];
+            for (items, done) in lists.iter_mut() {
+                if **done {
+                    continue;
+                }
+                if items.len() < limit {
+                    **done = true;
+                }
+                for item in items.drain(..) {
+                    if old
+                        .as_ref()
+                        .is_some_and(|c| c.seen(item.published, &item.id))
+                    {
+                        **done = true;
+                        break;
+                    }
+                    fetched_any = true;
+                    cursor.advance(item.published, &item.id);
+                    if let Some(m) = mention(ctx, query, &languages, item) {
+                        if seen_ids.insert(m.id.clone()) {
+                            mentions.push(m);
+                        }
+                    }
+                }
+            }
+            drop(lists);
+            if (posts_done && comments_done) || old.is_none() {
+                break;
+            }
+            if page >= ctx.max_pages.max(1) {
+                truncated = true;
+                break;
+            }
+            page += 1;
+        }
+        tracing::debug!(source = %ctx.source, instance = %instance, query = %query.name, pages = page, kept = mentions.len(), "lemmy query done");
+        Ok(QueryResult::Fetched {
+            mentions,
+            cursor: fetched_any.then_some(cursor),
+            truncated,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SiteResponse {
+    #[serde(default)]
+    all_languages: Vec<Language>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Language {
+    id: i64,
+    code: String,
+}
+
+impl Lemmy {
+    /// The instance's language table; empty (languages unknown) when it cannot be read.
+    async fn languages(&self, ctx: &PollContext, instance: &url::Url) -> Arc<HashMap<i64, String>> {
+        let key = instance.as_str().trim_end_matches('/').to_string();
+        let mut cache = self.languages.lock().await;
+        if let Some(table) = cache.get(&key) {
+            return table.clone();
+        }
+        let mut url = instance.clone();
+        url.set_query(None);
+        url.path_segments_mut()
+            .expect("http(s) URLs have path segments")
+            .pop_if_empty()
+            .extend(["api", "v3", "site"]);
+        let table: HashMap<i64, String> = match ctx
+            .http
+            .get(url.as_str(), &[])
+            .await
+            .map(|f| f.json::<SiteResponse>())
+        {
+            Ok(Ok(site)) => site
+                .all_languages
+                .into_iter()
+                // "und" is Lemmy's "undetermined", not a language.
+                .filter(|l| l.id > 0 && l.code != "und" && !l.code.is_empty())
+                .map(|l| (l.id, l.code))
+                .collect(),
+            Ok(Err(e)) => {
+                tracing::debug!(source = %ctx.source, instance = %key, error = %e, "lemmy language table unreadable; languages unknown");
+                return Arc::default();
+            }
+            Err(e) => {
+                tracing::debug!(source = %ctx.source, instance = %key, error = %e, "lemmy language table not fetched; languages unknown");
+                return Arc::default();
+            }
+        };
+        let table = Arc::new(table);
+        cache.insert(key, table.clone());
+        table
+    }
+}
+
+/// Lemmy sends HTTP 400 for most errors; the body says which.
+fn lemmy_error(instance: &url::Url, e: FetchError) -> Result<QueryResult, SourceError> {
+    if let FetchError::Status {
+        status, snippet, ..
+    } = &e
+    {
+        let code = serde_json::from_str::<ApiError>(snippet)
+            .map(|a| a.error)
+            .unwrap_or_default();
+        let host = instance.as_str().trim_end_matches('/');
+        match code.as_str() {
+            "instance_is_private" => {
+                return Ok(QueryResult::Closed(format!(
+                    "{host} is a private instance: its search needs an account; remove it from `instances`"
+                )))
+            }
+            "rate_limit_error" => {
+                return Err(SourceError::Fetch(FetchError::RateLimited {
+                    url: host.to_string(),
+                    status: *status,
+                    retry_after: std::time::Duration::from_secs(600),
+                }))
+            }
+            _ => {}
+        }
+    }
+    Err(e.into())
+}
+
+fn mention(
+    ctx: &PollContext,
+    query: &Query,
+    languages: &HashMap<i64, String>,
+    item: Item,
+) -> Option<RawMention> {
+    if item.gone || item.text.is_empty() {
+        return None;
+    }
+    // Lemmy search is a substring match ("widgetronics" for "widgetron"): re-check.
+    if !query
+        .products
+        .iter()
+        .any(|p| ctx.matcher.mentions(p, &item.text))
+    {
+        return None;
+    }
+    Some(RawMention {
+        source: ctx.source.clone(),
+        url: Some(item.id.clone()),
+        id: item.id,
+        author: item.author,
+        published_at: item.published,
+        products: ctx.matcher.products_in(&item.text),
+        text: item.text,
+        language: item.language_id.and_then(|id| languages.get(&id).cloned()),
+        engagement: item.score,
+    })
+}
+
+#[async_trait::async_trait]
+impl Source for Lemmy {
+    async fn poll(&self, ctx: &PollContext) -> Result<PollOutput, SourceError> {
+        let mut out = PollOutput::default();
+        let mut seen_ids = HashSet::new();
+        let mut last_err = None;
+        let mut attempted = 0usize;
+        for instance in &self.config.instances {
+            let base = instance.as_str().trim_end_matches('/').to_string();
+            for query in Self::queries(ctx, &base) {
+                attempted += 1;
+                match self.poll_query(ctx, instance, &query, &mut seen_ids).await {
+                    Ok(QueryResult::Fetched {
+                        mentions,
+                        cursor,
+                        truncated,
+                    }) => {
+                        out.mentions.extend(mentions);
+                        if let Some(c) = cursor {
+                            out.cursors.push((
+                                query.scope.clone(),
+                                serde_json::to_string(&c).expect("cursor serialises"),
+                            ));
+                        }
+                        if truncated {
+                            out.warnings.push(format!(
+                                "{}: more than {} pages of new results; older ones were skipped (poll more often)",
+                                query.scope, ctx.max_pages
+                            ));
+                        }
+                    }
+                    Ok(QueryResult::Closed(warning)) => {
+                        tracing::warn!(source = %ctx.source, instance = %base, "{warning}");
+                        out.warnings.push(warning);
+                        attempted -= 1;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(source = %ctx.source, instance = %base, query = %query.name, error = %e, "lemmy search failed");
+                        out.errors.push(format!("{}: {e}", query.scope));
+                        let limited =
+                            matches!(e, SourceError::Fetch(FetchError::RateLimited { .. }));
+                        last_err = Some(e);
+                        if limited {
+                            // Lemmy's per-IP bucket covers every query: try the rest next poll.
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if attempted > 0 && out.errors.len() == attempted {
+            if let Some(e) = last_err {
+                return Err(e);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_time_forms() {
+        #[derive(Deserialize)]
+        struct T {
+            #[serde(deserialize_with = "de_time")]
+            t: DateTime<Utc>,
+        }
+        let a: T = serde_json::from_str(r#"{"t":"2024-05-01T12:34:56.789012Z"}"#).unwrap();
+        let b: T = serde_json::from_str(r#"{"t":"2024-05-01T12:34:56.789012"}"#).unwrap();
+        assert_eq!(a.t, b.t);
+        assert!(serde_json::from_str::<T>(r#"{"t":"yesterday"}"#).is_err());
+    }
+}

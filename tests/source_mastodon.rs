@@ -1,0 +1,445 @@
+//! The Mastodon source against local servers playing instances, with Status arrays in
+//! Mastodon's format.
+
+#[path = "common/sources_a.rs"]
+mod sources_a;
+
+use chrono::{TimeZone, Utc};
+use pulse::sources::mastodon::{Mastodon, MastodonConfig};
+use pulse::sources::{FetchError, Source, SourceError};
+use sources_a::{ctx, fixture, oversized_json, product, saved};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use wiremock::matchers::{method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn source(instances: &[&MockServer], extra: &str) -> Mastodon {
+    let list: Vec<String> = instances
+        .iter()
+        .map(|s| format!("\"{}\"", s.uri()))
+        .collect();
+    let config: MastodonConfig =
+        toml::from_str(&format!("instances = [{}]\n{extra}", list.join(", "))).unwrap();
+    assert!(config.validate().is_empty(), "{:?}", config.validate());
+    Mastodon::new(config)
+}
+
+fn json(body: String) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_raw(body, "application/json")
+        .insert_header("X-RateLimit-Limit", "300")
+        .insert_header("X-RateLimit-Remaining", "297")
+        .insert_header("X-RateLimit-Reset", "2024-05-01T12:45:00.000000Z")
+}
+
+fn widgetron() -> Vec<pulse::config::ProductConfig> {
+    vec![product("Widgetron", &[], &["toaster"])]
+}
+
+fn tag_call(tag: &str) -> wiremock::MockBuilder {
+    Mock::given(method("GET")).and(path(format!("/api/v1/timelines/tag/{tag}")))
+}
+
+fn scope(server: &MockServer, tag: &str) -> String {
+    format!("{} #{tag}", server.uri())
+}
+
+#[tokio::test]
+async fn normal_page_with_default_tags_from_names() {
+    let server = MockServer::start().await;
+    tag_call("widgetron")
+        .and(query_param("limit", "40"))
+        .and(query_param_is_missing("min_id"))
+        .respond_with(json(fixture("mastodon", "tag_widgetron.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // "Widget Pro" becomes the tag #widgetpro.
+    tag_call("widgetpro")
+        .respond_with(json(fixture("mastodon", "tag_widgetpro.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let products = vec![product("Widgetron", &["Widget Pro"], &["toaster"])];
+    let out = source(&[&server], "")
+        .poll(&ctx("mastodon", products, HashMap::new()))
+        .await
+        .unwrap();
+    // The toaster post is vetoed by `exclude`; #WidgetPro names the product through its tag.
+    let ids: Vec<&str> = out.mentions.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "https://fosstodon.example/users/alice/statuses/112299000000000003",
+            "https://fosstodon.example/users/bruno/statuses/112299000000000002",
+            "https://fosstodon.example/users/dina/statuses/112299000000000010",
+        ]
+    );
+    let m = &out.mentions[0];
+    assert_eq!(m.source, "mastodon");
+    assert_eq!(
+        m.text,
+        "Trying #rust #widgetron today. Retries just work & the docs are great!"
+    );
+    assert_eq!(
+        m.url.as_deref(),
+        Some("https://fosstodon.example/@alice/112299000000000003")
+    );
+    assert_eq!(m.author.as_deref(), Some("alice@fosstodon.example"));
+    assert_eq!(m.language.as_deref(), Some("en"));
+    assert_eq!(m.engagement, Some(11));
+    assert_eq!(
+        m.published_at,
+        Utc.with_ymd_and_hms(2024, 5, 1, 12, 40, 10).unwrap() + chrono::Duration::milliseconds(123)
+    );
+    let de = &out.mentions[1];
+    assert_eq!(de.language.as_deref(), Some("de"));
+    assert_eq!(
+        de.text,
+        "Fehlerbericht. Widgetron stürzt bei mir ständig ab. Schade. #widgetron"
+    );
+    let pro = &out.mentions[2];
+    assert_eq!(pro.text, "Loving my new #WidgetPro https://example.com/r");
+    assert_eq!(pro.products, vec!["Widgetron"]);
+    assert_eq!(
+        out.quota_remaining,
+        Some(297),
+        "X-RateLimit-Remaining is reported"
+    );
+    let cursors = saved(&out);
+    assert_eq!(cursors[&scope(&server, "widgetron")], "112299000000000003");
+    assert_eq!(cursors[&scope(&server, "widgetpro")], "112299000000000010");
+}
+
+#[tokio::test]
+async fn pages_forward_with_min_id_until_a_short_page() {
+    let server = MockServer::start().await;
+    tag_call("widgetron")
+        .and(query_param("limit", "2"))
+        .and(query_param("min_id", "112299000000000003"))
+        .respond_with(json(fixture("mastodon", "newer_page1.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    tag_call("widgetron")
+        .and(query_param("limit", "2"))
+        .and(query_param("min_id", "112299000000000005"))
+        .respond_with(json(fixture("mastodon", "newer_page2.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cursors = HashMap::from([(
+        scope(&server, "widgetron"),
+        "112299000000000003".to_string(),
+    )]);
+    let out = source(&[&server], "limit = 2")
+        .poll(&ctx("mastodon", widgetron(), cursors))
+        .await
+        .unwrap();
+    let ids: Vec<String> = out
+        .mentions
+        .iter()
+        .map(|m| m.id.rsplit('/').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "112299000000000005",
+            "112299000000000004",
+            "112299000000000006"
+        ]
+    );
+    assert_eq!(out.mentions[1].language, None);
+    assert_eq!(
+        saved(&out)[&scope(&server, "widgetron")],
+        "112299000000000006"
+    );
+}
+
+#[tokio::test]
+async fn explicit_tags_replace_the_defaults() {
+    let server = MockServer::start().await;
+    tag_call("wtron")
+        .respond_with(json(fixture("mastodon", "newer_page2.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = source(&[&server], "tags = [\"#WTron\"]")
+        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
+        .await
+        .unwrap();
+    // The text names Widgetron, so it is kept although the tag is not a product name.
+    assert_eq!(out.mentions.len(), 1);
+    assert!(saved(&out).contains_key(&scope(&server, "wtron")));
+}
+
+#[tokio::test]
+async fn empty_timeline() {
+    let server = MockServer::start().await;
+    tag_call("widgetron")
+        .respond_with(json(fixture("mastodon", "empty.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cursors = HashMap::from([(
+        scope(&server, "widgetron"),
+        "112299000000000003".to_string(),
+    )]);
+    let out = source(&[&server], "")
+        .poll(&ctx("mastodon", widgetron(), cursors))
+        .await
+        .unwrap();
+    assert!(out.mentions.is_empty() && out.cursors.is_empty() && out.errors.is_empty());
+}
+
+#[tokio::test]
+async fn restart_asks_only_for_newer_statuses() {
+    let server = MockServer::start().await;
+    tag_call("widgetron")
+        .and(query_param_is_missing("min_id"))
+        .respond_with(json(fixture("mastodon", "tag_widgetron.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    tag_call("widgetron")
+        .and(query_param("min_id", "112299000000000003"))
+        .respond_with(json(fixture("mastodon", "newer_page1.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let first = source(&[&server], "")
+        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
+        .await
+        .unwrap();
+    assert_eq!(first.mentions.len(), 2);
+    let second = source(&[&server], "")
+        .poll(&ctx("mastodon", widgetron(), saved(&first)))
+        .await
+        .unwrap();
+    assert_eq!(second.mentions.len(), 2);
+    assert!(second
+        .mentions
+        .iter()
+        .all(|m| m.id.ends_with("05") || m.id.ends_with("04")));
+    assert_eq!(
+        saved(&second)[&scope(&server, "widgetron")],
+        "112299000000000005"
+    );
+}
+
+#[tokio::test]
+async fn closed_instance_is_a_warning_and_others_continue() {
+    let closed = MockServer::start().await;
+    let open = MockServer::start().await;
+    tag_call("widgetron")
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_raw(fixture("mastodon", "unauthorized.json"), "application/json"),
+        )
+        .expect(1)
+        .mount(&closed)
+        .await;
+    // Every tag of a closed instance is closed too: it is asked once.
+    tag_call("wtron")
+        .respond_with(json(fixture("mastodon", "empty.json")))
+        .expect(0)
+        .mount(&closed)
+        .await;
+    tag_call("widgetron")
+        .respond_with(json(fixture("mastodon", "tag_widgetron.json")))
+        .expect(1)
+        .mount(&open)
+        .await;
+    tag_call("wtron")
+        .respond_with(json(fixture("mastodon", "empty.json")))
+        .expect(1)
+        .mount(&open)
+        .await;
+    let products = vec![product("Widgetron", &["WTron"], &["toaster"])];
+    let out = source(&[&closed, &open], "")
+        .poll(&ctx("mastodon", products, HashMap::new()))
+        .await
+        .unwrap();
+    assert_eq!(out.mentions.len(), 2);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert_eq!(out.warnings.len(), 1);
+    assert!(
+        out.warnings[0].contains(&closed.uri())
+            && out.warnings[0].contains("401")
+            && out.warnings[0].contains("sign-in"),
+        "{}",
+        out.warnings[0]
+    );
+}
+
+#[tokio::test]
+async fn one_failing_instance_is_an_error_entry() {
+    let broken = MockServer::start().await;
+    let good = MockServer::start().await;
+    tag_call("widgetron")
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&broken)
+        .await;
+    tag_call("widgetron")
+        .respond_with(json(fixture("mastodon", "tag_widgetron.json")))
+        .mount(&good)
+        .await;
+    let out = source(&[&broken, &good], "")
+        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
+        .await
+        .unwrap();
+    assert_eq!(out.mentions.len(), 2);
+    assert_eq!(out.errors.len(), 1);
+    assert!(out.errors[0].contains(&broken.uri()) && out.errors[0].contains("502"));
+    assert!(saved(&out).contains_key(&scope(&good, "widgetron")));
+    assert!(!saved(&out).contains_key(&scope(&broken, "widgetron")));
+}
+
+#[tokio::test]
+async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
+    let server = MockServer::start().await;
+    tag_call("widgetron")
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "1")
+                .set_body_raw(
+                    fixture("mastodon", "too_many_requests.json"),
+                    "application/json",
+                ),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    tag_call("widgetron")
+        .respond_with(json(fixture("mastodon", "tag_widgetron.json")))
+        .expect(1)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let started = Instant::now();
+    let out = source(&[&server], "")
+        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(950));
+    assert_eq!(out.mentions.len(), 2);
+}
+
+#[tokio::test]
+async fn server_error_fails_after_retries() {
+    let server = MockServer::start().await;
+    tag_call("widgetron")
+        .respond_with(ResponseTemplate::new(500))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let err = source(&[&server], "")
+        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SourceError::Fetch(FetchError::Status { status: 500, .. })
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn timeout_is_an_error() {
+    let server = MockServer::start().await;
+    tag_call("widgetron")
+        .respond_with(
+            json(fixture("mastodon", "tag_widgetron.json")).set_delay(Duration::from_secs(2)),
+        )
+        .mount(&server)
+        .await;
+    let err = source(&[&server], "")
+        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_body_is_a_parse_error() {
+    let server = MockServer::start().await;
+    tag_call("widgetron")
+        .respond_with(json(fixture("mastodon", "truncated.json")))
+        .mount(&server)
+        .await;
+    let err = source(&[&server], "")
+        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SourceError::Parse(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn oversized_body_is_refused() {
+    let server = MockServer::start().await;
+    tag_call("widgetron")
+        .respond_with(json(oversized_json()))
+        .mount(&server)
+        .await;
+    let err = source(&[&server], "")
+        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
+        "{err:?}"
+    );
+}
+
+/// The README example, through the real config loader.
+#[test]
+fn readme_example_parses() {
+    let text = r#"
+[[products]]
+name = "Widgetron"
+
+[[sources]]
+type = "mastodon"
+interval = "15m"
+instances = ["https://mastodon.social", "https://fosstodon.org"]
+# tags = ["widgetron"]
+# limit = 40
+"#;
+    let config = pulse::config::Config::parse(text, std::path::Path::new("t.toml")).unwrap();
+    assert_eq!(config.sources[0].kind.type_name(), "mastodon");
+    let bad = pulse::config::Config::parse(
+        "[[products]]\nname = \"W\"\n[[sources]]\ntype = \"mastodon\"\ninstances = []\nlimit = 80\n",
+        std::path::Path::new("t.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad.contains("sources[0].instances") && bad.contains("sources[0].limit"),
+        "{bad}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_hashtag_is_an_empty_timeline() {
+    let server = MockServer::start().await;
+    tag_call("widgetron")
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_raw(r#"{"error":"Record not found"}"#, "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = source(&[&server], "")
+        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
+        .await
+        .unwrap();
+    assert!(out.mentions.is_empty() && out.errors.is_empty() && out.warnings.is_empty());
+}
