@@ -188,7 +188,7 @@ async fn every_endpoint_with_token_auth_and_parameter_checks() {
         serde_json::json!([])
     );
     assert_eq!(
-        json(&client, &d, "/api/silences?active=true").await,
+        json(&client, &d, "/api/silences?all=true").await,
         serde_json::json!([])
     );
     let doc = json(&client, &d, "/api/openapi.json").await;
@@ -259,7 +259,21 @@ async fn every_endpoint_with_token_auth_and_parameter_checks() {
     )
     .await;
     bad(&client, &d, "/api/alerts?limit=-1", "limit").await;
-    bad(&client, &d, "/api/silences?active=maybe", "active").await;
+    bad(&client, &d, "/api/silences?all=maybe", "all").await;
+    bad(
+        &client,
+        &d,
+        "/api/silences?active=true",
+        "unknown field `active`",
+    )
+    .await;
+    bad(
+        &client,
+        &d,
+        "/api/alerts?since=someday",
+        "invalid --since `someday`",
+    )
+    .await;
     bad(&client, &d, "/metrics?x=1", "unknown field `x`").await;
 
     // Unknown products and paths: 404 with a message.
@@ -448,22 +462,34 @@ async fn alerts_and_silences_from_the_alert_engine() {
     let d = Daemon::start(&env);
     let client = reqwest::Client::new();
 
-    let alerts = json(&client, &d, "/api/alerts?product=WT").await;
-    let alerts = alerts.as_array().unwrap();
-    assert!(!alerts.is_empty());
-    let a = &alerts[0];
-    assert_eq!(a["product"], "Widgetron");
-    assert_eq!(a["status"], "firing");
-    assert!(a["title"].as_str().unwrap().contains("Widgetron"), "{a}");
-    let delivered: Vec<&Value> = a["notifications"]
-        .as_array()
-        .unwrap()
+    // One row per notification, as `pulse alerts --format json`.
+    let rows = json(&client, &d, "/api/alerts?product=WT").await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), fired, "one jsonl notification per alert");
+    let alert_ids: std::collections::BTreeSet<&str> = rows
         .iter()
-        .filter(|n| n["channel"] == "ops" && n["state"] == "delivered")
+        .map(|r| r["alert_id"].as_str().unwrap())
         .collect();
-    assert!(!delivered.is_empty(), "{a:#}");
-    let firing = json(&client, &d, "/api/alerts?status=firing&limit=1").await;
-    assert_eq!(firing.as_array().unwrap().len(), 1);
+    assert_eq!(alert_ids.len(), fired);
+    for r in rows {
+        assert_eq!(r["product"], "Widgetron");
+        assert_eq!(r["status"], "firing");
+        assert_eq!(r["kind"], "firing");
+        assert_eq!(r["channel"], "ops");
+        assert_eq!(r["delivery"], "delivered");
+        assert!(r["delivered_at"].as_str().unwrap().ends_with('Z'));
+        assert!(!r["summary"].as_str().unwrap().is_empty());
+    }
+    let one = json(&client, &d, "/api/alerts?status=firing&limit=1").await;
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    assert_eq!(
+        json(&client, &d, "/api/alerts?since=1h")
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        fired
+    );
     assert_eq!(
         json(&client, &d, "/api/alerts?status=resolved").await,
         serde_json::json!([])
@@ -473,13 +499,16 @@ async fn alerts_and_silences_from_the_alert_engine() {
         serde_json::json!([])
     );
 
+    // As `pulse silence list --format json`.
     let silences = json(&client, &d, "/api/silences").await;
     assert_eq!(silences[0]["id"], "sil_test");
     assert_eq!(silences[0]["active"], true);
-    assert_eq!(silences[0]["matchers"]["product"], "Gadgetix");
+    assert_eq!(silences[0]["matchers"], "product=Gadgetix");
+    assert_eq!(silences[0]["comment"], "maintenance <b>window</b>");
     assert_eq!(
-        json(&client, &d, "/api/silences?active=false").await,
-        serde_json::json!([])
+        json(&client, &d, "/api/silences?all=true").await,
+        silences,
+        "nothing expired yet"
     );
 
     // The product page marks the alerts on the chart and lists their delivery.
@@ -496,7 +525,7 @@ async fn alerts_and_silences_from_the_alert_engine() {
         .next()
         .unwrap();
     let markers: usize = fig.value().attr("data-markers").unwrap().parse().unwrap();
-    assert_eq!(markers, alerts.len());
+    assert_eq!(markers, fired);
     let marker_lines = fig
         .select(&scraper::Selector::parse(r##"polyline[stroke="#D62728"]"##).unwrap())
         .count();
@@ -520,7 +549,7 @@ async fn alerts_and_silences_from_the_alert_engine() {
             _ => 0.0,
         })
         .sum();
-    assert_eq!(firing_total, alerts.len() as f64);
+    assert_eq!(firing_total, fired as f64);
     let delivered_metric = s
         .samples
         .iter()

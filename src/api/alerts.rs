@@ -1,5 +1,6 @@
-//! Alerts and silences as API rows and dashboard content, read from the alert subsystem's
-//! stored records.
+//! Alerts and silences read from the alert subsystem's stored records: as the rows of
+//! `pulse alerts` / `pulse silence list` (same fields as their `--format json`, served at
+//! `/api/alerts` and `/api/silences`), and as per-alert views for the dashboard.
 
 use super::{ApiError, ApiState};
 use crate::alert::engine;
@@ -10,13 +11,13 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-/// One notification of an alert to one channel.
+/// One notification of an alert to one channel (dashboard view).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NotificationRow {
+pub struct NotificationView {
     pub channel: String,
     /// firing, repeat or resolved.
     pub kind: String,
@@ -27,9 +28,9 @@ pub struct NotificationRow {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-/// One row of `GET /api/alerts`.
+/// One alert with all its notifications (dashboard view).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertRow {
+pub struct AlertView {
     pub id: String,
     pub product: String,
     pub signal: String,
@@ -47,19 +48,100 @@ pub struct AlertRow {
     pub summary: String,
     /// Why nothing was sent (silenced or inhibited), if so.
     pub muted: Option<String>,
-    pub notifications: Vec<NotificationRow>,
+    pub notifications: Vec<NotificationView>,
 }
 
-/// One row of `GET /api/silences`.
+/// One row of `pulse alerts --format json` and `GET /api/alerts`: one per notification, or
+/// one for an alert that sent none (with the reason in `delivery`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertListRow {
+    pub alert_id: String,
+    pub at: String,
+    pub product: String,
+    pub signal: String,
+    pub direction: String,
+    pub aspect: String,
+    pub severity: String,
+    pub department: String,
+    /// firing or resolved.
+    pub status: String,
+    /// firing, repeat or resolved; null when nothing was sent.
+    pub kind: Option<String>,
+    pub channel: Option<String>,
+    /// pending, delivered, failed, cancelled, or `not sent (why)`.
+    pub delivery: String,
+    pub attempts: u32,
+    pub delivered_at: Option<String>,
+    pub last_error: Option<String>,
+    pub summary: String,
+}
+
+/// One row of `pulse silence list --format json` and `GET /api/silences`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SilenceRow {
     pub id: String,
-    pub matchers: std::collections::BTreeMap<String, String>,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
+    /// `label=value` pairs separated by spaces.
+    pub matchers: String,
+    pub starts_at: String,
+    pub ends_at: String,
     pub active: bool,
     pub created_by: String,
     pub comment: String,
+}
+
+fn rfc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn status_str(s: AlertStatus) -> &'static str {
+    match s {
+        AlertStatus::Firing => "firing",
+        AlertStatus::Resolved => "resolved",
+    }
+}
+
+/// The rows of one alert as `pulse alerts` lists them.
+pub fn alert_list_rows(a: &AlertRecord, outbox: &[&OutboxEntry]) -> Vec<AlertListRow> {
+    let base = |kind: Option<String>, channel: Option<String>, delivery: String| AlertListRow {
+        alert_id: a.id.clone(),
+        at: rfc(a.starts_at),
+        product: a.labels.product.clone(),
+        signal: a.labels.signal.clone(),
+        direction: a.labels.direction.clone(),
+        aspect: a.labels.aspect.clone(),
+        severity: a.labels.severity.clone(),
+        department: a.labels.department.clone(),
+        status: status_str(a.status).to_string(),
+        kind,
+        channel,
+        delivery,
+        attempts: 0,
+        delivered_at: None,
+        last_error: None,
+        summary: a.message.summary(),
+    };
+    if outbox.is_empty() {
+        let why = a
+            .muted
+            .clone()
+            .unwrap_or_else(|| "no matching route".into());
+        return vec![base(None, None, format!("not sent ({why})"))];
+    }
+    outbox
+        .iter()
+        .map(|e| {
+            let mut r = base(
+                Some(e.kind.as_str().into()),
+                Some(e.channel.clone()),
+                e.state.as_str().into(),
+            );
+            r.department = e.message.department.as_str().into();
+            r.attempts = e.attempts;
+            r.delivered_at = e.delivered_at.map(rfc);
+            r.last_error = e.last_error.clone();
+            r
+        })
+        .collect()
 }
 
 impl From<crate::alert::AlertError> for ApiError {
@@ -71,8 +153,8 @@ impl From<crate::alert::AlertError> for ApiError {
     }
 }
 
-fn notification_row(e: &OutboxEntry) -> NotificationRow {
-    NotificationRow {
+fn notification_row(e: &OutboxEntry) -> NotificationView {
+    NotificationView {
         channel: e.channel.clone(),
         kind: e.kind.as_str().to_string(),
         state: e.state.as_str().to_string(),
@@ -83,8 +165,8 @@ fn notification_row(e: &OutboxEntry) -> NotificationRow {
 }
 
 /// An alert record with its outbox entries as one row.
-pub fn alert_row(a: &AlertRecord, outbox: &[&OutboxEntry]) -> AlertRow {
-    AlertRow {
+pub fn alert_view(a: &AlertRecord, outbox: &[&OutboxEntry]) -> AlertView {
+    AlertView {
         id: a.id.clone(),
         product: a.labels.product.clone(),
         signal: a.labels.signal.clone(),
@@ -92,11 +174,7 @@ pub fn alert_row(a: &AlertRecord, outbox: &[&OutboxEntry]) -> AlertRow {
         aspect: a.labels.aspect.clone(),
         severity: a.labels.severity.clone(),
         department: a.labels.department.clone(),
-        status: match a.status {
-            AlertStatus::Firing => "firing",
-            AlertStatus::Resolved => "resolved",
-        }
-        .to_string(),
+        status: status_str(a.status).to_string(),
         starts_at: a.starts_at,
         ends_at: a.ends_at,
         title: a.message.title(),
@@ -106,39 +184,54 @@ pub fn alert_row(a: &AlertRecord, outbox: &[&OutboxEntry]) -> AlertRow {
     }
 }
 
-/// Alerts, newest first, optionally of one product, with their notifications.
-pub fn alert_rows(store: &Store, product: Option<&str>) -> Result<Vec<AlertRow>, ApiError> {
+/// Alert records (newest first), optionally of one product, each with its outbox entries.
+fn load(
+    store: &Store,
+    product: Option<&str>,
+) -> Result<Vec<(AlertRecord, Vec<OutboxEntry>)>, ApiError> {
     let alerts = engine::list_alerts(store.db())?;
-    let outbox = engine::list_outbox(store.db())?;
-    let mut by_alert: HashMap<&str, Vec<&OutboxEntry>> = HashMap::new();
-    for e in &outbox {
-        by_alert.entry(e.alert_id.as_str()).or_default().push(e);
+    let mut by_alert: HashMap<String, Vec<OutboxEntry>> = HashMap::new();
+    for e in engine::list_outbox(store.db())? {
+        by_alert.entry(e.alert_id.clone()).or_default().push(e);
     }
     Ok(alerts
-        .iter()
+        .into_iter()
         .filter(|a| product.is_none_or(|p| a.labels.product.eq_ignore_ascii_case(p)))
         .map(|a| {
-            alert_row(
-                a,
-                by_alert
-                    .get(a.id.as_str())
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]),
-            )
+            let entries = by_alert.remove(&a.id).unwrap_or_default();
+            (a, entries)
         })
         .collect())
 }
 
-/// Silences, oldest first.
-pub fn silence_rows(store: &Store, now: DateTime<Utc>) -> Result<Vec<SilenceRow>, ApiError> {
+/// Alerts, newest first, optionally of one product, with their notifications.
+pub fn alert_rows(store: &Store, product: Option<&str>) -> Result<Vec<AlertView>, ApiError> {
+    Ok(load(store, product)?
+        .iter()
+        .map(|(a, entries)| alert_view(a, &entries.iter().collect::<Vec<_>>()))
+        .collect())
+}
+
+/// Silences, oldest first, as `pulse silence list` shows them: expired ones only with `all`.
+pub fn silence_rows(
+    store: &Store,
+    now: DateTime<Utc>,
+    all: bool,
+) -> Result<Vec<SilenceRow>, ApiError> {
     Ok(crate::alert::silence::list(store.db())?
         .into_iter()
+        .filter(|s| all || s.ends_at > now)
         .map(|s| SilenceRow {
             active: s.active(now),
+            matchers: s
+                .matchers
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
             id: s.id,
-            matchers: s.matchers,
-            starts_at: s.starts_at,
-            ends_at: s.ends_at,
+            starts_at: rfc(s.starts_at),
+            ends_at: rfc(s.ends_at),
             created_by: s.created_by,
             comment: s.comment,
         })
@@ -155,28 +248,33 @@ pub fn aspect_departments(config: &Config) -> HashMap<String, String> {
         .collect()
 }
 
-/// `?product=&status=&limit=` of `GET /api/alerts`.
+/// `?since=&product=&status=&limit=` of `GET /api/alerts`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertParams {
+    /// Only alerts raised since then: a duration back (`7d`) or a date, as `pulse alerts --since`.
+    pub since: Option<String>,
     pub product: Option<String>,
     pub status: Option<String>,
+    /// Most alerts listed (0 = all); each may give several rows, one per notification.
     pub limit: Option<usize>,
 }
 
-/// `?active=` of `GET /api/silences`.
+/// `?all=` of `GET /api/silences`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SilenceParams {
-    pub active: Option<bool>,
+    /// Include expired silences.
+    pub all: Option<bool>,
 }
 
-/// Rows of `GET /api/alerts` (shared with a CLI that reads the store itself).
-pub fn filtered_alerts(
+/// Rows of `GET /api/alerts`, the same as `pulse alerts --format json`.
+pub fn alert_listing(
     store: &Store,
     config: &Config,
     p: &AlertParams,
-) -> Result<Vec<AlertRow>, ApiError> {
+    now: DateTime<Utc>,
+) -> Result<Vec<AlertListRow>, ApiError> {
     let product = match &p.product {
         Some(name) => Some(super::resolve_product(store, config, name)?),
         None => None,
@@ -189,21 +287,31 @@ pub fn filtered_alerts(
             ));
         }
     }
-    let mut rows = alert_rows(store, product.as_deref())?;
-    rows.retain(|a| p.status.as_ref().is_none_or(|s| *s == a.status));
-    let limit = p.limit.unwrap_or(100);
-    if limit > 0 {
-        rows.truncate(limit);
-    }
-    Ok(rows)
+    let since = match &p.since {
+        Some(s) => Some(
+            crate::trend::parse_since(s, now).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?,
+        ),
+        None => None,
+    };
+    let limit = match p.limit.unwrap_or(100) {
+        0 => usize::MAX,
+        n => n,
+    };
+    Ok(load(store, product.as_deref())?
+        .iter()
+        .filter(|(a, _)| p.status.as_ref().is_none_or(|s| s == status_str(a.status)))
+        .filter(|(a, _)| since.is_none_or(|s| a.starts_at >= s))
+        .take(limit)
+        .flat_map(|(a, entries)| alert_list_rows(a, &entries.iter().collect::<Vec<_>>()))
+        .collect())
 }
 
 pub async fn list_alerts(
     State(s): State<ApiState>,
     q: Result<Query<AlertParams>, QueryRejection>,
-) -> Result<Json<Vec<AlertRow>>, ApiError> {
+) -> Result<Json<Vec<AlertListRow>>, ApiError> {
     let p = super::params(q)?;
-    Ok(Json(filtered_alerts(&s.store, &s.config, &p)?))
+    Ok(Json(alert_listing(&s.store, &s.config, &p, Utc::now())?))
 }
 
 pub async fn list_silences(
@@ -211,9 +319,9 @@ pub async fn list_silences(
     q: Result<Query<SilenceParams>, QueryRejection>,
 ) -> Result<Json<Vec<SilenceRow>>, ApiError> {
     let p = super::params(q)?;
-    let mut rows = silence_rows(&s.store, Utc::now())?;
-    if let Some(active) = p.active {
-        rows.retain(|r| r.active == active);
-    }
-    Ok(Json(rows))
+    Ok(Json(silence_rows(
+        &s.store,
+        Utc::now(),
+        p.all.unwrap_or(false),
+    )?))
 }

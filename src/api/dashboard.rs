@@ -3,7 +3,7 @@
 //! store goes through maud, which escapes by default (mention texts are untrusted), links
 //! are limited to http(s), and a strict Content-Security-Policy forbids scripts anyway.
 
-use super::alerts::{alert_rows, AlertRow};
+use super::alerts::{alert_rows, AlertView};
 use super::{default_bucket, params, resolve_product, ApiError, ApiState, NoParams};
 use crate::config::Config;
 use crate::model::Label;
@@ -246,7 +246,7 @@ pub async fn overview(
         Err(e) => return error_page(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     };
     let (alerts, alerts_note) = alerts;
-    let firing: Vec<&AlertRow> = alerts.iter().filter(|a| a.status == "firing").collect();
+    let firing: Vec<&AlertView> = alerts.iter().filter(|a| a.status == "firing").collect();
     let body = html! {
         h1 { "Products" }
         section.card {
@@ -329,7 +329,7 @@ fn mention_list(rows: &[MentionRow], id: &str) -> Markup {
     }
 }
 
-fn alerts_table(alerts: &[&AlertRow], with_product: bool) -> Markup {
+fn alerts_table(alerts: &[&AlertView], with_product: bool) -> Markup {
     html! {
         table.alerts {
             thead { tr {
@@ -416,14 +416,14 @@ struct ProductPage {
     aspects: BTreeMap<String, BTreeMap<String, AspectCount>>,
     negative: Vec<MentionRow>,
     positive: Vec<MentionRow>,
-    alerts: Vec<AlertRow>,
+    alerts: Vec<AlertView>,
     alerts_note: Option<String>,
     summary: Option<Summary>,
 }
 
 /// Alerts, or none and a note saying why: unreadable alert records must not take the
 /// rest of the page down.
-type Alerts = (Vec<AlertRow>, Option<String>);
+type Alerts = (Vec<AlertView>, Option<String>);
 
 fn alerts_or_note(store: &Store, product: Option<&str>) -> Alerts {
     match alert_rows(store, product) {
@@ -547,7 +547,7 @@ pub async fn product_page(
         Err(e) => return error_page(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     };
     let seg = path_segment(&page.product);
-    let alert_refs: Vec<&AlertRow> = page.alerts.iter().collect();
+    let alert_refs: Vec<&AlertView> = page.alerts.iter().collect();
     let body = html! {
         h1 { (page.product) }
         nav.windows {

@@ -126,45 +126,30 @@ pub fn schemas() -> Map<String, Value> {
         ]),
     );
     s.insert(
-        "NotificationRow".into(),
-        object(&[
-            ("channel", string()),
-            (
-                "kind",
-                json!({"type": "string", "enum": ["firing", "repeat", "resolved", "test"]}),
-            ),
-            (
-                "state",
-                json!({"type": "string", "enum": ["pending", "delivered", "failed", "cancelled"]}),
-            ),
-            ("attempts", uint()),
-            ("last_error", nullable_string()),
-            ("delivered_at", nullable_time()),
-        ]),
-    );
-    s.insert(
         "AlertRow".into(),
         object(&[
-            ("id", string()),
+            ("alert_id", string()),
+            ("at", time()),
             ("product", string()),
             ("signal", string()),
             ("direction", string()),
             ("aspect", string()),
             ("severity", string()),
             ("department", string()),
+            ("status", json!({"type": "string", "enum": ["firing", "resolved"]})),
             (
-                "status",
-                json!({"type": "string", "enum": ["firing", "resolved"]}),
+                "kind",
+                json!({"type": ["string", "null"], "enum": ["firing", "repeat", "resolved", "test", null]}),
             ),
-            ("starts_at", time()),
-            ("ends_at", nullable_time()),
-            ("title", string()),
+            ("channel", nullable_string()),
+            (
+                "delivery",
+                json!({"type": "string", "description": "pending, delivered, failed, cancelled, or `not sent (reason)`"}),
+            ),
+            ("attempts", uint()),
+            ("delivered_at", nullable_time()),
+            ("last_error", nullable_string()),
             ("summary", string()),
-            ("muted", nullable_string()),
-            (
-                "notifications",
-                json!({"type": "array", "items": schema_ref("NotificationRow")}),
-            ),
         ]),
     );
     s.insert(
@@ -173,7 +158,7 @@ pub fn schemas() -> Map<String, Value> {
             ("id", string()),
             (
                 "matchers",
-                json!({"type": "object", "additionalProperties": {"type": "string"}}),
+                json!({"type": "string", "description": "label=value pairs separated by spaces"}),
             ),
             ("starts_at", time()),
             ("ends_at", time()),
@@ -300,8 +285,9 @@ pub fn document() -> Value {
     paths.insert(
         "/api/alerts".into(),
         json_get(
-            "Alerts, newest first, with their delivery state (`pulse alerts`)",
+            "Alerts, newest first: one row per notification with its delivery state (`pulse alerts`)",
             vec![
+                query_param("since", "Only alerts raised since then: a duration (7d) or a date.", string()),
                 query_param("product", "Only this product (name or alias).", string()),
                 query_param(
                     "status",
@@ -390,7 +376,7 @@ pub fn document() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::alerts::{AlertRow, NotificationRow, SilenceRow};
+    use crate::api::alerts::{AlertListRow, SilenceRow};
     use crate::model::Label;
     use crate::query::{MentionRow, ProductRow, SourceStatusRow, StatusReport};
     use crate::trend::{BucketCounts, TrendRow};
@@ -499,19 +485,11 @@ mod tests {
                 sources: vec![source],
             },
         );
-        let n = NotificationRow {
-            channel: "slack".into(),
-            kind: "firing".into(),
-            state: "delivered".into(),
-            attempts: 1,
-            last_error: None,
-            delivered_at: Some(now),
-        };
-        assert_schema("NotificationRow", n.clone());
         assert_schema(
             "AlertRow",
-            AlertRow {
-                id: "alt_1".into(),
+            AlertListRow {
+                alert_id: "alt_1".into(),
+                at: "2026-11-20T12:00:00Z".into(),
                 product: "W".into(),
                 signal: "volume_spike".into(),
                 direction: "up".into(),
@@ -519,21 +497,22 @@ mod tests {
                 severity: "warning".into(),
                 department: "it".into(),
                 status: "firing".into(),
-                starts_at: now,
-                ends_at: None,
-                title: "t".into(),
+                kind: Some("firing".into()),
+                channel: Some("slack".into()),
+                delivery: "delivered".into(),
+                attempts: 1,
+                delivered_at: None,
+                last_error: None,
                 summary: "s".into(),
-                muted: None,
-                notifications: vec![n],
             },
         );
         assert_schema(
             "SilenceRow",
             SilenceRow {
                 id: "sil_1".into(),
-                matchers: Default::default(),
-                starts_at: now,
-                ends_at: now,
+                matchers: "product=W".into(),
+                starts_at: "2026-11-20T12:00:00Z".into(),
+                ends_at: "2026-11-20T14:00:00Z".into(),
                 active: true,
                 created_by: "me".into(),
                 comment: String::new(),

@@ -91,12 +91,18 @@ fn bar(n: usize, what: &str) -> ProgressBar {
 
 pub fn ingest(a: &IngestArgs) -> anyhow::Result<()> {
     let (dir, _keep) = scratch(&a.dir)?;
-    let rows: Vec<IngestRow> = bench::ingest(&dir, a.mentions, &a.batches, a.products, a.seed, Utc::now())?;
+    let rows: Vec<IngestRow> =
+        bench::ingest(&dir, a.mentions, &a.batches, a.products, a.seed, Utc::now())?;
     let footer = "mentions_per_second: match → classify (lexicon) → store (dedup + buckets, one transaction, flushed per batch), one thread.\nraw_sled_per_second: the same mention key/value bytes inserted into a fresh sled tree in the same batches, flushed alike.";
     output::print_rows(&mut std::io::stdout().lock(), &rows, a.format, Some(footer))
 }
 
-fn open_filled(path: &std::path::Path, mentions: usize, products: usize, seed: u64) -> anyhow::Result<(Store, crate::config::Config, f64)> {
+fn open_filled(
+    path: &std::path::Path,
+    mentions: usize,
+    products: usize,
+    seed: u64,
+) -> anyhow::Result<(Store, crate::config::Config, f64)> {
     let config = bench::bench_config(products, seed, path);
     let store = Store::open(path)?;
     let have = store.mention_count();
@@ -107,7 +113,14 @@ fn open_filled(path: &std::path::Path, mentions: usize, products: usize, seed: u
         let b = bar(mentions - have, "filling store");
         let start = Instant::now();
         // Different seed per refill so resumed fills do not collide with stored ids.
-        let n = bench::fill(&pipeline, mentions - have, seed + have as u64, Utc::now(), 90, |d| b.set_position(d as u64))?;
+        let n = bench::fill(
+            &pipeline,
+            mentions - have,
+            seed + have as u64,
+            Utc::now(),
+            90,
+            |d| b.set_position(d as u64),
+        )?;
         fill_rate = n as f64 / start.elapsed().as_secs_f64();
         b.finish_and_clear();
     }
@@ -115,7 +128,11 @@ fn open_filled(path: &std::path::Path, mentions: usize, products: usize, seed: u
 }
 
 pub fn query(a: &QueryArgs) -> anyhow::Result<()> {
-    let (dir, _keep) = scratch(&a.store.as_ref().and_then(|p| p.parent().map(|x| x.to_path_buf())))?;
+    let (dir, _keep) = scratch(
+        &a.store
+            .as_ref()
+            .and_then(|p| p.parent().map(|x| x.to_path_buf())),
+    )?;
     let path = a.store.clone().unwrap_or_else(|| dir.join("query.db"));
     let (store, config, _) = open_filled(&path, a.mentions, a.products, a.seed)?;
     let rows: Vec<QueryRow> = bench::query(&store, &config, a.runs, Utc::now())?;

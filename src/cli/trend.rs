@@ -54,16 +54,16 @@ async fn plot(
     rows: &[crate::trend::TrendRow],
     path: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use crate::api::alerts::{AlertParams, AlertRow};
+    use crate::api::alerts::{AlertListRow, AlertParams};
     use crate::trend::plot::{write_file, Chart, Marker};
-    let alerts: Vec<AlertRow> = match backend {
+    let listed: Vec<AlertListRow> = match backend {
         Backend::Local { store, config } => {
             let p = AlertParams {
                 product: Some(product.to_string()),
                 limit: Some(0),
                 ..Default::default()
             };
-            crate::api::alerts::filtered_alerts(store, config, &p)
+            crate::api::alerts::alert_listing(store, config, &p, chrono::Utc::now())
                 .map_err(|e| anyhow::anyhow!(e.1))?
         }
         _ => {
@@ -75,13 +75,20 @@ async fn plot(
                 .await?
         }
     };
-    let markers: Vec<Marker> = alerts
-        .iter()
-        .map(|a| Marker {
-            at: a.starts_at,
-            label: a.signal.clone(),
-        })
-        .collect();
+    // One marker per alert (an alert has a row per notification).
+    let mut markers: Vec<Marker> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for r in &listed {
+        if !seen.insert(r.alert_id.clone()) {
+            continue;
+        }
+        if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&r.at) {
+            markers.push(Marker {
+                at: at.with_timezone(&chrono::Utc),
+                label: r.signal.clone(),
+            });
+        }
+    }
     let chart = Chart {
         title: product,
         rows,

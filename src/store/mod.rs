@@ -221,8 +221,9 @@ impl Store {
         }
         for (key, delta) in bucket_delta {
             let mut counts = match self.data.get(&key)? {
-                Some(v) => BucketCounts::from_bytes(&v)
-                    .ok_or_else(|| StoreError::Corrupt("bucket record has the wrong size".into()))?,
+                Some(v) => BucketCounts::from_bytes(&v).ok_or_else(|| {
+                    StoreError::Corrupt("bucket record has the wrong size".into())
+                })?,
                 None => BucketCounts::default(),
             };
             counts.merge(&delta);
