@@ -17,7 +17,25 @@ fn main() {
     } else {
         BenchOptions::default()
     };
-    let cfg = DetectConfig::default();
+    // Thresholds can be overridden to explore the trade-off, e.g. PULSE_DETECT_SHIFT_P=5e-4.
+    let mut cfg = DetectConfig::default();
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
+    if let Some(v) = env("PULSE_DETECT_SHIFT_P") {
+        cfg.shift_p = v;
+    }
+    if let Some(v) = env("PULSE_DETECT_SPIKE_P") {
+        cfg.spike_p = v;
+    }
+    if let Some(v) = env("PULSE_DETECT_SHIFT_MIN_DELTA") {
+        cfg.shift_min_delta = v;
+    }
+    if let Some(v) = env("PULSE_DETECT_KEEP_P") {
+        cfg.keep_p = v;
+    }
+    println!(
+        "spike_p {:e}, shift_p {:e}, shift_min_delta {}, keep_p {}",
+        cfg.spike_p, cfg.shift_p, cfg.shift_min_delta, cfg.keep_p
+    );
     let t = Instant::now();
     let rows = run(&cfg, &opts);
     println!("{}", markdown(&rows));

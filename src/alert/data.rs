@@ -121,8 +121,55 @@ impl AlertData for MemoryData {
             .filter(|m| !negative_only || m.label == Label::Negative)
             .cloned()
             .collect();
-        v.sort_by(|a, b| b.published_at.cmp(&a.published_at));
+        v.sort_by_key(|m| std::cmp::Reverse(m.published_at));
         v.truncate(limit);
         Ok(v)
+    }
+}
+
+impl AlertData for crate::store::Store {
+    fn hourly(
+        &self,
+        product: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(i64, BucketCounts)>, AlertError> {
+        self.buckets(product, None, crate::trend::Granularity::Hour, from, to)
+            .map_err(|e| AlertError::Read(e.to_string()))
+    }
+
+    fn mentions(
+        &self,
+        product: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        negative_only: bool,
+        limit: usize,
+    ) -> Result<Vec<MentionLite>, AlertError> {
+        let q = crate::store::MentionQuery {
+            product: product.to_string(),
+            since: Some(since),
+            until: Some(until),
+            sentiment: negative_only.then_some(Label::Negative),
+            source: None,
+            limit,
+        };
+        let recs =
+            crate::store::Store::mentions(self, &q).map_err(|e| AlertError::Read(e.to_string()))?;
+        Ok(recs
+            .into_iter()
+            .map(|r| MentionLite {
+                source: r.source,
+                id: r.id,
+                url: r.url,
+                author: r.author,
+                published_at: r.published_at,
+                text: r.text,
+                label: r.label,
+                score: r.score,
+                aspects: r.aspects,
+                engagement: r.engagement,
+            })
+            .collect())
     }
 }

@@ -218,6 +218,13 @@ pub fn message_for(
 type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
 
 impl AlertEngine {
+    /// The daemon's engine: series and mentions from the store, its own trees in the
+    /// store's database.
+    pub fn new(config: &Config, store: crate::store::Store) -> Result<AlertEngine, AlertError> {
+        let db = store.db().clone();
+        AlertEngine::with_data(config, db, Arc::new(store))
+    }
+
     /// Build the engine over any data source and the sled database that holds its trees.
     pub fn with_data(
         config: &Config,
@@ -819,7 +826,7 @@ pub fn list_alerts(db: &sled::Db) -> Result<Vec<AlertRecord>, AlertError> {
         let (_, v) = kv.map_err(|e| AlertError::Read(e.to_string()))?;
         out.push(decode::<AlertRecord>("alert", &v)?);
     }
-    out.sort_by(|a, b| b.starts_at.cmp(&a.starts_at));
+    out.sort_by_key(|a| std::cmp::Reverse(a.starts_at));
     Ok(out)
 }
 

@@ -1,17 +1,20 @@
 //! The `pulse` command line: one file per subcommand, each with its clap `Args` and a `run`.
 
+pub mod alerts;
 pub mod backend;
 pub mod bench;
 pub mod bench_store;
 pub mod check_config;
 pub mod classify;
 pub mod eval;
+pub mod detect;
 pub mod import;
 pub mod mentions;
 pub mod output;
 pub mod poll;
 pub mod products;
 pub mod run;
+pub mod silence;
 pub mod status;
 pub mod store;
 pub mod trend;
@@ -74,6 +77,12 @@ pub enum Command {
     Eval(eval::Args),
     /// Run a benchmark and print its figures.
     Bench(bench::Args),
+    /// List alerts and their deliveries; `pulse alerts test CHANNEL` sends a test message.
+    Alerts(alerts::Args),
+    /// Replay a JSON-lines file through the detectors and print the alerts they would raise.
+    Detect(detect::Args),
+    /// Mute alerts by label for a while, or list silences.
+    Silence(silence::Args),
 }
 
 /// What every command gets: where the config is.
@@ -109,6 +118,9 @@ impl Cli {
             Command::Classify(a) => classify::run(&a, &g).await,
             Command::Eval(a) => eval::run(&a, &g).await,
             Command::Bench(a) => bench::run(&a, &g).await,
+            Command::Alerts(a) => alerts::run(&a, &g).await,
+            Command::Detect(a) => detect::run(&a, &g).await,
+            Command::Silence(a) => silence::run(&a, &g).await,
         }
     }
 }
