@@ -46,7 +46,9 @@ async fn slack_blocks_escaped_and_ok_body_required() {
         "type = \"slack\"\nurl = \"{}/services/T1/B2/xyz\"",
         server.uri()
     ));
-    let d = deliver(&ch, &hostile_message(Department::Marketing)).await.unwrap();
+    let d = deliver(&ch, &hostile_message(Department::Marketing))
+        .await
+        .unwrap();
     assert_eq!(d.status, 200);
     let body = only_body(&server).await;
     let text = body.to_string();
@@ -67,8 +69,13 @@ async fn slack_blocks_escaped_and_ok_body_required() {
         .mount(&server)
         .await;
     let ch = channel(&format!("type = \"slack\"\nurl = \"{}/s\"", server.uri()));
-    let e = deliver(&ch, &hostile_message(Department::Marketing)).await.unwrap_err();
-    assert!(!e.is_retryable() && e.to_string().contains("invalid_blocks"), "{e}");
+    let e = deliver(&ch, &hostile_message(Department::Marketing))
+        .await
+        .unwrap_err();
+    assert!(
+        !e.is_retryable() && e.to_string().contains("invalid_blocks"),
+        "{e}"
+    );
 
     // 404 no_service: permanent, and the secret path is not in the message.
     let server = MockServer::start().await;
@@ -76,8 +83,13 @@ async fn slack_blocks_escaped_and_ok_body_required() {
         .respond_with(ResponseTemplate::new(404).set_body_string("no_service"))
         .mount(&server)
         .await;
-    let ch = channel(&format!("type = \"slack\"\nurl = \"{}/services/SECRET\"", server.uri()));
-    let e = deliver(&ch, &hostile_message(Department::Marketing)).await.unwrap_err();
+    let ch = channel(&format!(
+        "type = \"slack\"\nurl = \"{}/services/SECRET\"",
+        server.uri()
+    ));
+    let e = deliver(&ch, &hostile_message(Department::Marketing))
+        .await
+        .unwrap_err();
     assert!(!e.is_retryable());
     assert!(!e.to_string().contains("SECRET"), "{e}");
 }
@@ -97,7 +109,9 @@ async fn discord_embed_without_mentions_and_429_retry_after() {
         "type = \"discord\"\nurl = \"{}/api/webhooks/1/tok\"",
         server.uri()
     ));
-    deliver(&ch, &hostile_message(Department::It)).await.unwrap();
+    deliver(&ch, &hostile_message(Department::It))
+        .await
+        .unwrap();
     let body = only_body(&server).await;
     assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
     let embed = &body["embeds"][0];
@@ -121,8 +135,13 @@ async fn discord_embed_without_mentions_and_429_retry_after() {
         )
         .mount(&server)
         .await;
-    let ch = channel(&format!("type = \"discord\"\nurl = \"{}/api/webhooks/1/tok\"", server.uri()));
-    let e = deliver(&ch, &hostile_message(Department::It)).await.unwrap_err();
+    let ch = channel(&format!(
+        "type = \"discord\"\nurl = \"{}/api/webhooks/1/tok\"",
+        server.uri()
+    ));
+    let e = deliver(&ch, &hostile_message(Department::It))
+        .await
+        .unwrap_err();
     assert!(e.is_retryable());
     assert_eq!(e.retry_after(), Some(Duration::from_millis(500)));
 }
@@ -141,7 +160,9 @@ async fn teams_adaptive_card_accepts_202() {
         "type = \"teams\"\nurl = \"{}/workflows/abc?sig=s3cr3t\"",
         server.uri()
     ));
-    let d = deliver(&ch, &hostile_message(Department::It)).await.unwrap();
+    let d = deliver(&ch, &hostile_message(Department::It))
+        .await
+        .unwrap();
     assert_eq!(d.status, 202);
     let body = only_body(&server).await;
     assert!(serde_json::to_vec(&body).unwrap().len() < 28 * 1024);
@@ -164,7 +185,10 @@ async fn ntfy_json_publish_with_token() {
         .and(path("/"))
         .and(h("authorization", "Bearer tk_test"))
         .and(body_string_contains("\"topic\":\"pulse-alerts\""))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "hwQ2YpKdmg", "event": "message"})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"id": "hwQ2YpKdmg", "event": "message"})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -172,7 +196,9 @@ async fn ntfy_json_publish_with_token() {
         "type = \"ntfy\"\nserver = \"{}/\"\ntopic = \"pulse-alerts\"\ntoken = \"tk_test\"",
         server.uri()
     ));
-    deliver(&ch, &hostile_message(Department::Marketing)).await.unwrap();
+    deliver(&ch, &hostile_message(Department::Marketing))
+        .await
+        .unwrap();
     let body = only_body(&server).await;
     assert!(body["message"].as_str().unwrap().len() <= 4096);
     assert!(body["click"].as_str().unwrap().starts_with("https://"));
@@ -183,8 +209,13 @@ async fn ntfy_json_publish_with_token() {
         .respond_with(ResponseTemplate::new(429).set_body_json(serde_json::json!({"code": 42901, "http": 429, "error": "limit reached: too many requests"})))
         .mount(&server)
         .await;
-    let ch = channel(&format!("type = \"ntfy\"\nserver = \"{}/\"\ntopic = \"t\"", server.uri()));
-    let e = deliver(&ch, &hostile_message(Department::Marketing)).await.unwrap_err();
+    let ch = channel(&format!(
+        "type = \"ntfy\"\nserver = \"{}/\"\ntopic = \"t\"",
+        server.uri()
+    ));
+    let e = deliver(&ch, &hostile_message(Department::Marketing))
+        .await
+        .unwrap_err();
     assert!(e.is_retryable() && e.retry_after().is_none());
 }
 
@@ -203,7 +234,9 @@ async fn standard_webhook_signed_and_verified_independently() {
         "type = \"webhook\"\nurl = \"{}/hook\"\nsecret = \"{SECRET}\"\nprevious_secret = \"whsec_jbn1GOGHSkxU+ZTXiXRgGciAJz0Rs+6A9HUlxVLdSIU=\"",
         server.uri()
     ));
-    deliver(&ch, &hostile_message(Department::Marketing)).await.unwrap();
+    deliver(&ch, &hostile_message(Department::Marketing))
+        .await
+        .unwrap();
     let reqs = server.received_requests().await.unwrap();
     let r = &reqs[0];
     let sig = header(r, "webhook-signature");
@@ -217,7 +250,12 @@ async fn standard_webhook_signed_and_verified_independently() {
     // A tampered body does not verify.
     let mut tampered = r.body.clone();
     tampered[10] ^= 1;
-    assert!(!verify(header(r, "webhook-id"), header(r, "webhook-timestamp"), sig, &tampered));
+    assert!(!verify(
+        header(r, "webhook-id"),
+        header(r, "webhook-timestamp"),
+        sig,
+        &tampered
+    ));
     let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(body["type"], "sentiment_shift.firing");
     insta::assert_json_snapshot!("webhook_payload", body);
@@ -233,7 +271,10 @@ async fn webhook_gone_redirect_and_timeout() {
         .await;
     Mock::given(method("POST"))
         .and(path("/moved"))
-        .respond_with(ResponseTemplate::new(307).insert_header("location", format!("{}/target", server.uri())))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/target", server.uri())),
+        )
         .mount(&server)
         .await;
     Mock::given(method("POST"))
@@ -257,9 +298,15 @@ async fn webhook_gone_redirect_and_timeout() {
     let e = deliver(&hook("/gone"), &m).await.unwrap_err();
     assert!(!e.is_retryable() && e.to_string().contains("410"), "{e}");
     let e = deliver(&hook("/moved"), &m).await.unwrap_err();
-    assert!(!e.is_retryable() && e.to_string().contains("redirect"), "{e}");
+    assert!(
+        !e.is_retryable() && e.to_string().contains("redirect"),
+        "{e}"
+    );
     let e = deliver(&hook("/slow"), &m).await.unwrap_err();
-    assert!(e.is_retryable() && e.to_string().contains("timed out"), "{e}");
+    assert!(
+        e.is_retryable() && e.to_string().contains("timed out"),
+        "{e}"
+    );
 }
 
 #[tokio::test]

@@ -560,4 +560,24 @@ async fn alerts_and_silences_from_the_alert_engine() {
         })
         .expect("delivered notifications counted");
     assert!(matches!(delivered_metric.value, prometheus_parse::Value::Gauge(v) if v >= 1.0));
+
+    // The API's rows are exactly what the CLI prints with --format json.
+    let api_alerts = json(&client, &d, "/api/alerts?limit=0").await;
+    let api_silences = json(&client, &d, "/api/silences").await;
+    drop(d);
+    let cli = |args: &[&str]| -> Value {
+        let out = env
+            .cmd(args)
+            .env("PULSE_API_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(cli(&["alerts", "--format", "json"]), api_alerts);
+    assert_eq!(cli(&["silence", "list", "--format", "json"]), api_silences);
 }

@@ -122,63 +122,6 @@ pub fn hours(n: i64) -> ChronoDuration {
     ChronoDuration::hours(n)
 }
 
-/// The alert engine's data, read from the store (what the daemon gives it).
-struct StoreData(pulse::store::Store);
-
-impl pulse::alert::data::AlertData for StoreData {
-    fn hourly(
-        &self,
-        product: &str,
-        from: chrono::DateTime<chrono::Utc>,
-        to: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<(i64, pulse::trend::BucketCounts)>, pulse::alert::AlertError> {
-        let end = to.timestamp();
-        Ok(self
-            .0
-            .buckets(product, None, pulse::trend::Granularity::Hour, from, to)
-            .map_err(|e| pulse::alert::AlertError::Read(e.to_string()))?
-            .into_iter()
-            .filter(|(s, _)| *s < end)
-            .collect())
-    }
-
-    fn mentions(
-        &self,
-        product: &str,
-        since: chrono::DateTime<chrono::Utc>,
-        until: chrono::DateTime<chrono::Utc>,
-        negative_only: bool,
-        limit: usize,
-    ) -> Result<Vec<pulse::alert::data::MentionLite>, pulse::alert::AlertError> {
-        let q = pulse::store::MentionQuery {
-            product: product.to_string(),
-            since: Some(since),
-            until: Some(until - chrono::Duration::microseconds(1)),
-            sentiment: negative_only.then_some(pulse::model::Label::Negative),
-            source: None,
-            limit,
-        };
-        Ok(self
-            .0
-            .mentions(&q)
-            .map_err(|e| pulse::alert::AlertError::Read(e.to_string()))?
-            .into_iter()
-            .map(|m| pulse::alert::data::MentionLite {
-                source: m.source,
-                id: m.id,
-                url: m.url,
-                author: m.author,
-                published_at: m.published_at,
-                text: m.text,
-                label: m.label,
-                score: m.score,
-                aspects: m.aspects,
-                engagement: m.engagement,
-            })
-            .collect())
-    }
-}
-
 /// `[detect]` tuned to the fixture's three days and a jsonl channel writing to `sent`.
 pub fn alerting(sent: &std::path::Path) -> String {
     format!(
@@ -193,7 +136,7 @@ pub async fn raise_alerts(env: &Env) -> usize {
     std::env::set_var("PULSE_API_TOKEN", TOKEN);
     let cfg = pulse::config::Config::load(&env.path("config.toml")).unwrap();
     let store = pulse::store::Store::open(&env.path("data/pulse.db")).unwrap();
-    let data = std::sync::Arc::new(StoreData(store.clone()));
+    let data = std::sync::Arc::new(store.clone());
     let mut engine =
         pulse::alert::engine::AlertEngine::with_data(&cfg, store.db().clone(), data).unwrap();
     let now = Utc::now();
