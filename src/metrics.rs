@@ -642,6 +642,94 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    fn record(
+        id: &str,
+        text: &str,
+        label: crate::model::Label,
+        at: DateTime<Utc>,
+    ) -> MentionRecord {
+        MentionRecord {
+            uid: 0,
+            source: "hn".into(),
+            id: id.into(),
+            url: None,
+            author: None,
+            published_at: at,
+            text: text.into(),
+            language: None,
+            engagement: None,
+            products: vec!["Widget".into()],
+            label,
+            score: 0.0,
+            confidence: 1.0,
+            classifier: "lexicon".into(),
+            aspects: vec![],
+            fetched_at: at,
+        }
+    }
+
+    fn ingested(m: &Metrics, label: &str) -> u64 {
+        m.inner
+            .ingested
+            .get_or_create(&IngestLabels {
+                product: "Widget".into(),
+                source: "hn".into(),
+                label: label.into(),
+            })
+            .get()
+    }
+
+    #[test]
+    fn only_newly_stored_mentions_count_as_ingested() {
+        use crate::model::Label;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let m = Metrics::new();
+        let t1 = Utc::now() - ChronoDuration::minutes(5);
+        let first = vec![record(
+            "1",
+            "Widget is great, really enjoying it a lot",
+            Label::Positive,
+            t1,
+        )];
+        let r = store.insert_batch(&first, false).unwrap();
+        m.observe_ingested(&store, &first, r.stored, t1);
+        assert_eq!(ingested(&m, "positive"), 1);
+        // A batch mixing a re-fetched post, a cross-post of it and a new one: only the new one counts.
+        let t2 = Utc::now();
+        let second = vec![
+            record(
+                "1",
+                "Widget is great, really enjoying it a lot",
+                Label::Positive,
+                t2,
+            ),
+            record(
+                "2",
+                "Widget is great, really enjoying it a lot!",
+                Label::Positive,
+                t2,
+            ),
+            record(
+                "3",
+                "Widget broke down again after the update",
+                Label::Negative,
+                t2,
+            ),
+            record(
+                "3",
+                "Widget broke down again after the update",
+                Label::Negative,
+                t2,
+            ),
+        ];
+        let r = store.insert_batch(&second, false).unwrap();
+        assert_eq!(r.stored, 1);
+        m.observe_ingested(&store, &second, r.stored, t2);
+        assert_eq!(ingested(&m, "positive"), 1);
+        assert_eq!(ingested(&m, "negative"), 1);
+    }
+
     #[test]
     fn window_labels() {
         let l: Vec<String> = WINDOWS.iter().map(|w| window_label(*w)).collect();
