@@ -38,6 +38,9 @@ pub struct Rss {
 struct FeedCursor {
     /// Newest entry time already seen.
     newest: Option<DateTime<Utc>>,
+    /// Ids of the entries at exactly `newest`: same-second entries are neither lost nor refetched.
+    #[serde(default)]
+    ids_at_newest: Vec<String>,
     /// Validators for a conditional GET.
     etag: Option<String>,
     last_modified: Option<String>,
@@ -119,9 +122,14 @@ async fn poll_feed(
         .map_err(|e| SourceError::Parse(format!("malformed feed from {url}: {e}")))?;
     let mut mentions = Vec::new();
     let mut newest = cursor.newest;
+    let mut ids_at_newest = cursor.ids_at_newest.clone();
     for entry in feed.entries {
         let published = entry.published.or(entry.updated).unwrap_or(ctx.now);
         if cursor.newest.is_some_and(|n| published < n) {
+            continue;
+        }
+        let entry_id = entry.id.clone();
+        if cursor.newest == Some(published) && cursor.ids_at_newest.contains(&entry_id) {
             continue;
         }
         let title = entry
@@ -143,7 +151,14 @@ async fn poll_feed(
             continue;
         }
         let link = entry.links.first().map(|l| l.href.clone());
-        newest = Some(newest.map_or(published, |n: DateTime<Utc>| n.max(published)));
+        match newest {
+            Some(n) if n > published => {}
+            Some(n) if n == published => ids_at_newest.push(entry_id),
+            _ => {
+                newest = Some(published);
+                ids_at_newest = vec![entry_id];
+            }
+        }
         mentions.push(RawMention {
             source: ctx.source.clone(),
             id: if entry.id.is_empty() {
@@ -161,6 +176,7 @@ async fn poll_feed(
         });
     }
     cursor.newest = newest;
+    cursor.ids_at_newest = ids_at_newest;
     cursor.etag = fetched.header("etag").map(str::to_string);
     cursor.last_modified = fetched.header("last-modified").map(str::to_string);
     Ok((mentions, serde_json::to_string(&cursor).ok()))
