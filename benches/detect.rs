@@ -7,7 +7,9 @@ use pulse::trend::DetectConfig;
 use std::time::Instant;
 
 fn main() {
-    let quick = std::env::var_os("PULSE_BENCH_QUICK").is_some();
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this as a smoke test.
+    let quick = std::env::var_os("PULSE_BENCH_QUICK").is_some()
+        || !std::env::args().any(|a| a == "--bench");
     let opts = if quick {
         BenchOptions {
             months: 2,

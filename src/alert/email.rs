@@ -161,7 +161,8 @@ impl EmailConfig {
             text.push_str("\nExamples:\n");
             body.push_str("<ul>");
             for e in m.examples.iter().take(3) {
-                let quote = truncate(&e.text, 1000);
+                // One line per quote: a CR/LF in a post must not look like a new header or field.
+                let quote = truncate(&header_safe(&e.text), 1000);
                 let url = safe_url(e.url.as_deref());
                 text.push_str(&format!(
                     "- \"{quote}\" ({}) {}\n",

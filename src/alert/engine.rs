@@ -799,6 +799,22 @@ impl AlertEngine {
     }
 }
 
+/// Start the engine as a daemon task: the one line `daemon::spawn_extensions` needs.
+/// Without products there is nothing to watch and nothing is spawned.
+pub fn spawn(
+    config: &Config,
+    store: &crate::store::Store,
+    tracker: &tokio_util::task::TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<(), AlertError> {
+    if config.products.is_empty() {
+        return Ok(());
+    }
+    let engine = AlertEngine::new(config, store.clone())?;
+    tracker.spawn(engine.run(shutdown.clone()));
+    Ok(())
+}
+
 /// Send one message through one channel.
 pub async fn send(
     ch: &ChannelConfig,

@@ -73,16 +73,16 @@ pub enum Command {
     CheckConfig(check_config::Args),
     /// Classify texts with the configured classifier.
     Classify(classify::Args),
-    /// Measure a classifier against labelled data (VADER ground truth or TweetEval).
-    Eval(eval::Args),
-    /// Run a benchmark and print its figures.
-    Bench(bench::Args),
     /// List alerts and their deliveries; `pulse alerts test CHANNEL` sends a test message.
     Alerts(alerts::Args),
     /// Replay a JSON-lines file through the detectors and print the alerts they would raise.
     Detect(detect::Args),
     /// Mute alerts by label for a while, or list silences.
     Silence(silence::Args),
+    /// Measure a classifier against labelled data (VADER ground truth or TweetEval).
+    Eval(eval::Args),
+    /// Run a benchmark and print its figures.
+    Bench(bench::Args),
 }
 
 /// What every command gets: where the config is.
@@ -116,11 +116,11 @@ impl Cli {
             Command::Store(a) => store::run(&a, &g).await,
             Command::CheckConfig(a) => check_config::run(&a, &g).await,
             Command::Classify(a) => classify::run(&a, &g).await,
-            Command::Eval(a) => eval::run(&a, &g).await,
-            Command::Bench(a) => bench::run(&a, &g).await,
             Command::Alerts(a) => alerts::run(&a, &g).await,
             Command::Detect(a) => detect::run(&a, &g).await,
             Command::Silence(a) => silence::run(&a, &g).await,
+            Command::Eval(a) => eval::run(&a, &g).await,
+            Command::Bench(a) => bench::run(&a, &g).await,
         }
     }
 }

@@ -198,3 +198,32 @@ pub fn hostile_message(department: pulse::alert::Department) -> pulse::alert::Me
         ],
     }
 }
+
+/// The same history as [`history`], as store records (texts made unique so the store's
+/// cross-post dedup keeps them all).
+pub fn history_records(total: i64, burst: Option<i64>) -> Vec<pulse::store::MentionRecord> {
+    use pulse::alert::AlertData;
+    let data = history(total, burst);
+    data.mentions("Widget", hours(-1), hours(total + 1), false, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|m| pulse::store::MentionRecord {
+            uid: 0,
+            source: m.source,
+            text: format!("{} (post {})", m.text, m.id),
+            id: m.id,
+            url: m.url,
+            author: m.author,
+            published_at: m.published_at,
+            language: None,
+            engagement: m.engagement,
+            products: vec!["Widget".into()],
+            label: m.label,
+            score: m.score,
+            confidence: 0.9,
+            classifier: "test".into(),
+            aspects: m.aspects,
+            fetched_at: m.published_at,
+        })
+        .collect()
+}
