@@ -1,6 +1,7 @@
 //! Benchmarks that print figures: ingest throughput against raw sled inserts, query
 //! latency, store size, all on generated data from [`generate`].
 
+pub mod footprint;
 pub mod generate;
 
 use crate::api::{self, MentionParams, TrendParams};
@@ -55,6 +56,7 @@ pub fn process_cpu_seconds() -> f64 {
 
 /// Ingest `n` generated mentions per batch size through match → classify → store
 /// (durable), and insert the resulting bytes into a fresh sled as the reference.
+#[allow(clippy::too_many_arguments)]
 pub fn ingest(
     dir: &Path,
     n: usize,
@@ -62,6 +64,7 @@ pub fn ingest(
     products: usize,
     seed: u64,
     end: DateTime<Utc>,
+    days: i64,
 ) -> anyhow::Result<Vec<IngestRow>> {
     let mut rows = Vec::new();
     for (i, &batch) in batch_sizes.iter().enumerate() {
@@ -73,7 +76,7 @@ pub fn ingest(
         let classifier = crate::sentiment::build(&config.classifier)?;
         let pipeline = Pipeline::new(&config, store.clone(), classifier);
         let mentions =
-            generate::Generator::new(&config.products, seed + i as u64, end, 90).take(count);
+            generate::Generator::new(&config.products, seed + i as u64, end, days).take(count);
         let start = Instant::now();
         let cpu0 = process_cpu_seconds();
         let mut stored = 0;

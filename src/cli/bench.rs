@@ -33,6 +33,8 @@ pub enum Bench {
     Growth(super::bench_store::GrowthArgs),
     /// False alerts on stationary series and detection delay for injected shifts.
     Detect(DetectArgs),
+    /// Peak RSS and CPU per 1,000 mentions of `pulse run` polling local feed servers.
+    Footprint(super::bench_store::FootprintArgs),
     /// The transformer engine beside Python onnxruntime on the same model and token batches.
     Transformer(crate::sentiment::transformer::bench::Args),
 }
@@ -84,6 +86,7 @@ pub async fn run(args: &Args, _g: &Globals) -> anyhow::Result<()> {
         Bench::Query(a) => super::bench_store::query(a),
         Bench::Growth(a) => super::bench_store::growth(a),
         Bench::Detect(a) => detect(a, _g),
+        Bench::Footprint(a) => super::bench_store::footprint(a).await,
         Bench::Transformer(a) => crate::sentiment::transformer::bench::run_bench(a),
     }
 }

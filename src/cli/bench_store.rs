@@ -21,6 +21,9 @@ pub struct IngestArgs {
     pub batches: Vec<usize>,
     #[arg(long, default_value_t = 200)]
     pub products: usize,
+    /// Days the mentions are spread over: 1 is live polling, 90 a backfill.
+    #[arg(long, default_value_t = 1)]
+    pub days: i64,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Scratch directory (default: a temp dir, removed afterwards).
@@ -92,7 +95,7 @@ fn bar(n: usize, what: &str) -> ProgressBar {
 pub fn ingest(a: &IngestArgs) -> anyhow::Result<()> {
     let (dir, _keep) = scratch(&a.dir)?;
     let rows: Vec<IngestRow> =
-        bench::ingest(&dir, a.mentions, &a.batches, a.products, a.seed, Utc::now())?;
+        bench::ingest(&dir, a.mentions, &a.batches, a.products, a.seed, Utc::now(), a.days)?;
     let footer = "mentions_per_second: match → classify (lexicon) → store (dedup + buckets, one transaction, flushed per batch), one thread.\nraw_sled_per_second: the same mention key/value bytes inserted into a fresh sled tree in the same batches, flushed alike.";
     output::print_rows(&mut std::io::stdout().lock(), &rows, a.format, Some(footer))
 }
@@ -181,4 +184,32 @@ pub fn growth(a: &GrowthArgs) -> anyhow::Result<()> {
         });
     }
     output::print_rows(&mut std::io::stdout().lock(), &rows, a.format, Some("fill: batches of 10,000, flushed at the end of each size step; bytes from sled's size_on_disk()."))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FootprintArgs {
+    #[arg(long, default_value_t = 100)]
+    pub products: usize,
+    /// RSS sources, each served by the local feed server and polled every 10 s.
+    #[arg(long, default_value_t = 5)]
+    pub sources: usize,
+    /// How long the daemon runs.
+    #[arg(long, default_value = "10m")]
+    pub duration: String,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+pub async fn footprint(a: &FootprintArgs) -> anyhow::Result<()> {
+    let duration = crate::config::parse_duration(&a.duration).map_err(anyhow::Error::msg)?;
+    let dir = tempfile::Builder::new().prefix("pulse-footprint").tempdir()?;
+    let row = crate::bench::footprint::run(dir.path(), a.products, a.sources, duration, a.seed).await?;
+    output::print_rows(
+        &mut std::io::stdout().lock(),
+        &[row],
+        a.format,
+        Some("peak_rss_mb: VmHWM of the daemon process; cpu: its user+system time; lexicon classifier."),
+    )
 }
