@@ -557,11 +557,47 @@ impl Signals {
 
 /// Background components beyond polling (alerting, retention) plug in here.
 fn spawn_extensions(
-    _config: &Arc<Config>,
-    _store: &Store,
-    _tracker: &TaskTracker,
-    _shutdown: &CancellationToken,
+    config: &Arc<Config>,
+    store: &Store,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
 ) {
+    if let Err(e) = crate::alert::engine::spawn(config, store, tracker, shutdown) {
+        tracing::error!(error = %e, "alert engine not started: detection and alerts are off");
+    }
+    if let Some(keep) = config.store.keep_mentions {
+        let store = store.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move { retention_loop(store, keep, shutdown).await });
+    }
+}
+
+/// Prune mention texts past `[store] keep_mentions` hourly, in small chunks off the async
+/// runtime, so ingest is never blocked for long.
+async fn retention_loop(store: Store, keep: Duration, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let Ok(keep) = chrono::Duration::from_std(keep) else {
+            return;
+        };
+        let cutoff = Utc::now() - keep;
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.prune_before(cutoff, 2_000)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::info!(pruned = n, cutoff = %cutoff, "retention pruned old mention texts")
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "retention pruning failed; will retry in an hour")
+            }
+            Err(e) => tracing::error!(error = %e, "retention task failed"),
+        }
+    }
 }
 
 async fn source_loop(

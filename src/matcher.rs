@@ -93,7 +93,7 @@ impl Matcher {
     }
 
     /// Indices of the products whose patterns occur as whole words in normalised text.
-    fn hits(ac: &Option<AhoCorasick>, owner: &[usize], text: &str, out: &mut Vec<bool>) {
+    fn hits(ac: &Option<AhoCorasick>, owner: &[usize], text: &str, out: &mut [bool]) {
         let Some(ac) = ac else { return };
         // Overlapping search: "apple watch" and "watch" may both be names.
         for m in ac.find_overlapping_iter(text) {

@@ -213,3 +213,65 @@ fn unknown_product_and_bad_since_are_clear_errors() {
     let out = env.run(&["trend", "Widgetron", "--since", "fortnight"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --since"));
 }
+
+#[test]
+fn store_stats_compact_and_prune() {
+    let env = Env::new(CONFIG);
+    env.ok(&[
+        "import",
+        fixture("foundation/mentions.jsonl").to_str().unwrap(),
+    ]);
+    let stats = env.json(&["store", "stats"]);
+    let mentions = stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "mentions")
+        .unwrap();
+    assert_eq!(mentions["entries"], 8, "6 Widgetron + 2 Gadgetly records");
+    let out = env.ok(&["store", "compact"]);
+    assert!(out.contains("compacted"), "{out}");
+    assert_eq!(env.json(&["store", "check"])[0]["ok"], true);
+    assert_eq!(
+        env.json(&["mentions", "Widgetron"])
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+    let before = env.json(&[
+        "trend",
+        "Widgetron",
+        "--since",
+        "2026-11-01",
+        "--bucket",
+        "1d",
+    ]);
+    // Everything in the fixture is older than a day: texts go, buckets stay.
+    let out = env.ok(&["store", "prune", "--older-than", "1d"]);
+    assert!(out.contains("pruned 8"), "{out}");
+    assert!(env
+        .json(&["mentions", "Widgetron"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        env.json(&[
+            "trend",
+            "Widgetron",
+            "--since",
+            "2026-11-01",
+            "--bucket",
+            "1d"
+        ]),
+        before
+    );
+    let again = env.ok(&[
+        "import",
+        fixture("foundation/mentions.jsonl").to_str().unwrap(),
+    ]);
+    assert!(
+        again.contains(" 0 stored"),
+        "pruned mentions are not stored again: {again}"
+    );
+}

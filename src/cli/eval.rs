@@ -50,6 +50,15 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
             Choice::Transformer => ClassifierKind::Transformer,
         };
     }
+    // The override can make a valid config invalid (transformer without a model folder).
+    let problems = config.validate();
+    if !problems.is_empty() {
+        let list: Vec<String> = problems
+            .iter()
+            .map(|(key, msg)| format!("classifier.{key}: {msg}"))
+            .collect();
+        anyhow::bail!("cannot evaluate with this classifier: {}", list.join("; "));
+    }
     let (examples, source) = load(args)?;
     let classifier =
         crate::sentiment::build(&config).context("cannot build the classifier to evaluate")?;

@@ -1,11 +1,13 @@
 //! The `pulse` command line: one file per subcommand, each with its clap `Args` and a `run`.
 
+pub mod alerts;
 pub mod backend;
 pub mod bench;
 pub mod bench_store;
 pub mod check_config;
 pub mod classify;
 pub mod completions;
+pub mod detect;
 pub mod eval;
 pub mod import;
 pub mod init;
@@ -15,6 +17,7 @@ pub mod output;
 pub mod poll;
 pub mod products;
 pub mod run;
+pub mod silence;
 pub mod status;
 pub mod store;
 pub mod trend;
@@ -73,6 +76,12 @@ pub enum Command {
     CheckConfig(check_config::Args),
     /// Classify texts with the configured classifier.
     Classify(classify::Args),
+    /// List alerts and their deliveries; `pulse alerts test CHANNEL` sends a test message.
+    Alerts(alerts::Args),
+    /// Replay a JSON-lines file through the detectors and print the alerts they would raise.
+    Detect(detect::Args),
+    /// Mute alerts by label for a while, or list silences.
+    Silence(silence::Args),
     /// Measure a classifier against labelled data (VADER ground truth or TweetEval).
     Eval(eval::Args),
     /// Run a benchmark and print its figures.
@@ -116,6 +125,9 @@ impl Cli {
             Command::Store(a) => store::run(&a, &g).await,
             Command::CheckConfig(a) => check_config::run(&a, &g).await,
             Command::Classify(a) => classify::run(&a, &g).await,
+            Command::Alerts(a) => alerts::run(&a, &g).await,
+            Command::Detect(a) => detect::run(&a, &g).await,
+            Command::Silence(a) => silence::run(&a, &g).await,
             Command::Eval(a) => eval::run(&a, &g).await,
             Command::Bench(a) => bench::run(&a, &g).await,
             Command::Init(a) => init::run(&a, &g).await,

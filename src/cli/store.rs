@@ -1,4 +1,5 @@
-//! `pulse store ...`: offline maintenance of the store (`check` recounts every bucket).
+//! `pulse store ...`: maintenance of the store: `check` recounts every bucket, `stats` shows
+//! what takes the space, `compact` rewrites it (offline), `prune` applies retention now.
 
 use super::{output, Format, Globals};
 use serde::Serialize;
@@ -16,6 +17,26 @@ pub enum StoreCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Entries and bytes per kind of record, mention counts, oldest and newest mention.
+    Stats {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Rewrite the store into a fresh, compact copy (the daemon must be stopped).
+    Compact,
+    /// Delete mention texts older than `[store] keep_mentions` (or --older-than) now.
+    Prune {
+        /// Overrides `[store] keep_mentions`, e.g. 180d.
+        #[arg(long)]
+        older_than: Option<String>,
+    },
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatsRow {
+    pub kind: String,
+    pub entries: u64,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -28,8 +49,72 @@ pub struct CheckReport {
 
 pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
     let config = g.load_config()?;
+    if let StoreCommand::Compact = &args.command {
+        return compact(&config.store.path);
+    }
     let store = crate::daemon::open_store(&config)?;
     match &args.command {
+        StoreCommand::Compact => unreachable!("handled above"),
+        StoreCommand::Prune { older_than } => {
+            let keep = match older_than {
+                Some(t) => crate::config::parse_duration(t).map_err(anyhow::Error::msg)?,
+                None => config.store.keep_mentions.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "no retention set: pass --older-than 180d or set `[store] keep_mentions`"
+                    )
+                })?,
+            };
+            let cutoff = chrono::Utc::now() - chrono::Duration::from_std(keep)?;
+            let n = store.prune_before(cutoff, 10_000)?;
+            println!(
+                "pruned {n} mention records published before {}",
+                cutoff.to_rfc3339()
+            );
+            Ok(())
+        }
+        StoreCommand::Stats { format } => {
+            let st = store.stats()?;
+            let mut rows = vec![
+                StatsRow {
+                    kind: "mentions".into(),
+                    entries: st.mentions.entries,
+                    bytes: st.mentions.bytes,
+                },
+                StatsRow {
+                    kind: "dedup_ids".into(),
+                    entries: st.dedup_ids.entries,
+                    bytes: st.dedup_ids.bytes,
+                },
+                StatsRow {
+                    kind: "dedup_texts".into(),
+                    entries: st.dedup_texts.entries,
+                    bytes: st.dedup_texts.bytes,
+                },
+                StatsRow {
+                    kind: "buckets".into(),
+                    entries: st.buckets.entries,
+                    bytes: st.buckets.bytes,
+                },
+            ];
+            for (name, t) in &st.small_trees {
+                rows.push(StatsRow {
+                    kind: name.clone(),
+                    entries: t.entries,
+                    bytes: t.bytes,
+                });
+            }
+            let footer = format!(
+                "size on disk: {:.1} MiB; oldest mention: {}; newest: {}",
+                st.size_on_disk as f64 / 1_048_576.0,
+                st.oldest
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| "-".into()),
+                st.newest
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| "-".into()),
+            );
+            output::print_rows(&mut std::io::stdout().lock(), &rows, *format, Some(&footer))
+        }
         StoreCommand::Check { format } => {
             let recount = store.recount()?;
             let stored = store.all_buckets()?;
@@ -60,4 +145,43 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Copy every tree into a fresh sled database, then swap it in place of the old one.
+fn compact(path: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let old = match sled::Config::new().path(path).open() {
+        Ok(db) => db,
+        Err(e) => anyhow::bail!(
+            "cannot open store at {} for compaction ({e}); stop the daemon first",
+            path.display()
+        ),
+    };
+    let before = old.size_on_disk()?;
+    let tmp = path.with_extension("compacting");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let fresh = sled::Config::new()
+        .path(&tmp)
+        .open()
+        .context("cannot create the compacted copy")?;
+    fresh.import(old.export());
+    fresh.flush()?;
+    let after = fresh.size_on_disk()?;
+    drop(fresh);
+    drop(old);
+    let backup = path.with_extension("before-compact");
+    let _ = std::fs::remove_dir_all(&backup);
+    std::fs::rename(path, &backup).context("cannot move the old store aside")?;
+    std::fs::rename(&tmp, path).context("cannot move the compacted store in place")?;
+    // Open once to prove the new copy is sound before the old one is deleted.
+    crate::store::Store::open(path)
+        .context("the compacted store does not open; the old one is kept beside it")?;
+    std::fs::remove_dir_all(&backup)?;
+    println!(
+        "compacted {}: {:.1} MiB -> {:.1} MiB",
+        path.display(),
+        before as f64 / 1_048_576.0,
+        after as f64 / 1_048_576.0
+    );
+    Ok(())
 }

@@ -277,10 +277,25 @@ const BOOSTER_NGRAMS: &[&[Word]] = &[
 struct WordInfo {
     in_lexicon: bool,
     valence: f64,
-    is_booster: bool,
-    booster: f64,
+    /// +1 booster (B_INCR), −1 dampener (B_DECR), 0 neither: every single-word entry is one
+    /// of the two, and a sign keeps the token small (tokens are copied a lot).
+    booster: i8,
     negate: bool,
     word: Word,
+}
+
+impl WordInfo {
+    fn is_booster(&self) -> bool {
+        self.booster != 0
+    }
+
+    fn booster_value(&self) -> f64 {
+        if self.booster > 0 {
+            B_INCR
+        } else {
+            B_DECR
+        }
+    }
 }
 
 /// A token of the text being scored, with everything the rules ask about it.
@@ -313,10 +328,130 @@ pub struct Scratch {
 /// The embedded VADER scorer (no thresholds; see [`Lexicon`] for the classifier).
 #[derive(Debug, Clone)]
 pub struct Vader {
-    words: FxHashMap<&'static str, WordInfo>,
+    words: WordTable,
     emojis: FxHashMap<char, &'static str>,
-    /// Longest key in bytes: longer tokens cannot be in the map, so they skip the lookup.
-    max_key_len: usize,
+}
+
+/// Keys are at most this many bytes (the longest VADER entry has 19); a token is packed
+/// into three little-endian words, zero-padded, for hashing and comparing without loops.
+const KEY_BYTES: usize = 24;
+type Packed = [u64; 3];
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Bytes of ASCII-only `x` that lie in `lo..=hi`, as the high bit of each byte. Exact for
+/// bytes below 0x80 (no carry can cross a byte).
+#[inline(always)]
+fn swar_in_range(x: u64, lo: u8, hi: u8) -> u64 {
+    let ge_lo = x.wrapping_add(ONES * u64::from(0x80 - lo));
+    let gt_hi = x.wrapping_add(ONES * u64::from(0x80 - hi - 1));
+    ge_lo & !gt_hi & HIGHS
+}
+
+/// Bytes of ASCII-only `x` equal to `b`, as the high bit of each byte (exact).
+#[inline(always)]
+fn swar_eq(x: u64, b: u8) -> u64 {
+    swar_in_range(x, b, b)
+}
+
+fn pack(bytes: &[u8]) -> Option<Packed> {
+    if bytes.len() > KEY_BYTES {
+        return None;
+    }
+    let mut buf = [0u8; KEY_BYTES];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    Some(pack_buf(&buf))
+}
+
+#[inline(always)]
+fn pack_buf(buf: &[u8; KEY_BYTES]) -> Packed {
+    let word = |k: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&buf[k * 8..k * 8 + 8]);
+        u64::from_le_bytes(w)
+    };
+    [word(0), word(1), word(2)]
+}
+
+/// Hash of a packed key: three independent multiplies, then a fold so the high bits (the
+/// table index) depend on every byte.
+#[inline(always)]
+fn hash_packed(p: &Packed) -> u64 {
+    let h = p[0].wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ p[1].wrapping_mul(0xC2B2_AE3D_27D4_EB4F).rotate_left(21)
+        ^ p[2].wrapping_mul(0x1656_67B1_9E37_79F9).rotate_left(42);
+    (h ^ (h >> 31)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Open-addressing table from lower-cased word to [`WordInfo`], at most half full. A slot
+/// holds 32 bits of the hash beside the entry index, so most misses (most tokens are not in
+/// the lexicon) are decided by one 8-byte load without touching the keys.
+#[derive(Debug, Clone)]
+struct WordTable {
+    /// `(hash tag << 32) | (entry index + 1)`; 0 is an empty slot.
+    slots: Vec<u64>,
+    shift: u32,
+    keys: Vec<(Packed, usize)>,
+    infos: Vec<WordInfo>,
+}
+
+impl WordTable {
+    fn build(words: FxHashMap<&'static str, WordInfo>) -> WordTable {
+        let size = (words.len() * 2).next_power_of_two().max(16);
+        let shift = 64 - size.trailing_zeros();
+        let mut table = WordTable {
+            slots: vec![0; size],
+            shift,
+            keys: Vec::with_capacity(words.len()),
+            infos: Vec::with_capacity(words.len()),
+        };
+        for (key, info) in words {
+            // Longer keys could never be looked up; none exists (a unit test checks), and
+            // the multi-word ones among them can never match a token anyway.
+            let Some(packed) = pack(key.as_bytes()) else {
+                continue;
+            };
+            let h = hash_packed(&packed);
+            let mut i = (h >> shift) as usize;
+            while table.slots[i] != 0 {
+                i = (i + 1) & (size - 1);
+            }
+            table.keys.push((packed, key.len()));
+            table.infos.push(info);
+            table.slots[i] = (h << 32) | table.keys.len() as u64;
+        }
+        table
+    }
+
+    #[inline(always)]
+    fn get(&self, key: &Packed, len: usize) -> WordInfo {
+        let hash = hash_packed(key);
+        let mask = self.slots.len() - 1;
+        let tag = hash << 32;
+        let mut i = (hash >> self.shift) as usize;
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                return WordInfo::default();
+            }
+            if slot & !0xFFFF_FFFF == tag {
+                let e = (slot & 0xFFFF_FFFF) as usize - 1;
+                // The length check matters: a token may contain NUL bytes, like the padding.
+                if self.keys[e] == (*key, len) {
+                    return self.infos[e];
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn lookup(&self, lowered: &str) -> WordInfo {
+        match pack(lowered.as_bytes()) {
+            Some(p) => self.get(&p, lowered.len()),
+            None => WordInfo::default(),
+        }
+    }
 }
 
 impl Default for Vader {
@@ -348,8 +483,7 @@ impl Vader {
         }
         for &(w, b) in BOOSTERS {
             let e = words.entry(w).or_default();
-            e.is_booster = true;
-            e.booster = b;
+            e.booster = if b > 0.0 { 1 } else { -1 };
         }
         for &w in NEGATE {
             words.entry(w).or_default().negate = true;
@@ -357,7 +491,6 @@ impl Vader {
         for &(w, id) in WORDS {
             words.entry(w).or_default().word = id;
         }
-        let max_key_len = words.keys().map(|k| k.len()).max().unwrap_or(0);
 
         let mut emojis = FxHashMap::default();
         // Like `make_emoji_dict`; only single code points can match, since the reference
@@ -373,9 +506,8 @@ impl Vader {
             }
         }
         Vader {
-            words,
+            words: WordTable::build(words),
             emojis,
-            max_key_len,
         }
     }
 
@@ -435,93 +567,180 @@ impl Vader {
     fn tokenize(&self, text: &str, tokens: &mut Vec<Token>) -> (usize, usize) {
         tokens.clear();
         let bytes = text.as_bytes();
-        let mut exclamations = 0;
-        let mut questions = 0;
         if text.is_ascii() {
-            let mut start = None;
-            for (i, &b) in bytes.iter().enumerate() {
-                exclamations += usize::from(b == b'!');
-                questions += usize::from(b == b'?');
-                if is_ascii_py_space(b) {
-                    if let Some(s) = start.take() {
-                        tokens.push(self.token(&text[s..i], true));
+            self.split_ascii(bytes, tokens)
+        } else {
+            for word in text.split(is_py_space).filter(|w| !w.is_empty()) {
+                tokens.push(self.token(word));
+            }
+            let exclamations = bytes.iter().filter(|&&b| b == b'!').count();
+            let questions = bytes.iter().filter(|&&b| b == b'?').count();
+            (exclamations, questions)
+        }
+    }
+
+    /// `str.split()` for ASCII text, eight bytes at a time: a mask of whitespace bytes per
+    /// word gives token starts (non-space after space) and ends (space after non-space).
+    /// Counts `!` and `?` on the way.
+    fn split_ascii(&self, bytes: &[u8], tokens: &mut Vec<Token>) -> (usize, usize) {
+        let (mut exclamations, mut questions) = (0, 0);
+        let mut start = 0;
+        // Whether the byte before the current chunk was whitespace (text start counts as such).
+        let mut prev_space = true;
+        let mut offset = 0;
+        while offset < bytes.len() {
+            // The tail is padded with spaces, which closes a final token inside it.
+            let x = load8(bytes, offset, b' ');
+            exclamations += swar_eq(x, b'!').count_ones() as usize;
+            questions += swar_eq(x, b'?').count_ones() as usize;
+            // Candidates are bytes <= 0x20; usually all of them are spaces.
+            let low = swar_in_range(x, 0, 0x20);
+            let mut space = swar_eq(x, b' ');
+            if low != space {
+                space = 0;
+                for (k, b) in x.to_le_bytes().into_iter().enumerate() {
+                    if is_ascii_py_space(b) {
+                        space |= 0x80 << (8 * k);
                     }
-                } else if start.is_none() {
-                    start = Some(i);
                 }
             }
-            if let Some(s) = start {
-                tokens.push(self.token(&text[s..], true));
+            let non_space = !space & HIGHS;
+            let space_before = (space << 8) | if prev_space { 0x80 } else { 0 };
+            let non_space_before = (non_space << 8) | if prev_space { 0 } else { 0x80 };
+            let starts = non_space & space_before;
+            let mut edges = starts | (space & non_space_before);
+            while edges != 0 {
+                let bit = edges.trailing_zeros();
+                let pos = offset + (bit / 8) as usize;
+                if starts & (1 << bit) != 0 {
+                    start = pos;
+                } else {
+                    tokens.push(self.ascii_token(bytes, start, pos));
+                }
+                edges &= edges - 1;
             }
-        } else {
-            exclamations = bytes.iter().filter(|&&b| b == b'!').count();
-            questions = bytes.iter().filter(|&&b| b == b'?').count();
-            for word in text.split(is_py_space).filter(|w| !w.is_empty()) {
-                tokens.push(self.token(word, false));
-            }
+            prev_space = space >> 63 != 0;
+            offset += 8;
+        }
+        // Only when the text length is a multiple of eight can a token reach the end.
+        if !prev_space {
+            tokens.push(self.ascii_token(bytes, start, bytes.len()));
         }
         (exclamations, questions)
     }
 
-    fn token(&self, raw: &str, ascii: bool) -> Token {
-        // `_strip_punc_if_word`: strip ASCII punctuation; keep the original if two or fewer
-        // characters remain (emoticons such as ":)" or ":D").
-        let stripped = raw.trim_matches(|c: char| c.is_ascii_punctuation());
-        let kept = if ascii {
-            stripped.len()
+    fn token(&self, raw: &str) -> Token {
+        if raw.is_ascii() {
+            self.ascii_token(raw.as_bytes(), 0, raw.len())
         } else {
-            stripped.chars().count()
-        };
-        let word = if kept <= 2 { raw } else { stripped };
-        if word.is_ascii() {
-            let bytes = word.as_bytes();
-            let mut upper = false;
-            let mut lower = false;
-            for &b in bytes {
-                upper |= b.is_ascii_uppercase();
-                lower |= b.is_ascii_lowercase();
-            }
-            let negated_nt = bytes
-                .windows(3)
-                .any(|w| w[0] | 0x20 == b'n' && w[1] == b'\'' && w[2] | 0x20 == b't');
-            let info = if bytes.len() <= self.max_key_len {
-                let mut buf = [0u8; 64];
-                if bytes.len() <= buf.len() {
-                    let buf = &mut buf[..bytes.len()];
-                    for (d, s) in buf.iter_mut().zip(bytes) {
-                        *d = s.to_ascii_lowercase();
-                    }
-                    // ASCII in, ASCII out: always valid UTF-8.
-                    std::str::from_utf8(buf)
-                        .ok()
-                        .and_then(|k| self.words.get(k))
-                        .copied()
-                        .unwrap_or_default()
-                } else {
-                    self.lookup(&word.to_ascii_lowercase())
-                }
-            } else {
-                WordInfo::default()
-            };
-            Token {
-                info,
-                upper: upper && !lower,
-                negated: info.negate || negated_nt,
-            }
-        } else {
-            let lowered = word.to_lowercase();
-            let info = self.lookup(&lowered);
-            Token {
-                info,
-                upper: py_isupper(word),
-                negated: info.negate || lowered.contains("n't"),
-            }
+            self.unicode_token(raw)
         }
     }
 
-    fn lookup(&self, lowered: &str) -> WordInfo {
-        self.words.get(lowered).copied().unwrap_or_default()
+    /// The common case, branch-light: strip, load the token as words straight from the
+    /// text, find case and apostrophes and lower-case with word-wide bit tricks, then one
+    /// table lookup. The token is `text[start..end]`.
+    #[inline]
+    fn ascii_token(&self, text: &[u8], start: usize, end: usize) -> Token {
+        // `_strip_punc_if_word`: strip ASCII punctuation (Python's `string.punctuation`); keep
+        // the original if two or fewer characters remain (emoticons such as ":)" or ":D").
+        let (mut s, mut e) = (start, end);
+        while s < e && is_punct(text[s]) {
+            s += 1;
+        }
+        while e > s && is_punct(text[e - 1]) {
+            e -= 1;
+        }
+        if e - s <= 2 {
+            (s, e) = (start, end);
+        }
+        let len = e - s;
+        if len > KEY_BYTES {
+            return long_ascii_token(&text[s..e]);
+        }
+        let mut packed: Packed = [0; 3];
+        let (mut upper, mut lower, mut apostrophe) = (0, 0, 0);
+        for (k, w) in packed.iter_mut().enumerate().take(len.div_ceil(8)) {
+            let rest = len - 8 * k;
+            let mut x = load8(text, s + 8 * k, 0);
+            if rest < 8 {
+                x &= (1u64 << (8 * rest)) - 1;
+            }
+            let u = swar_in_range(x, b'A', b'Z');
+            upper |= u;
+            lower |= swar_in_range(x, b'a', b'z');
+            apostrophe |= swar_eq(x, b'\'');
+            *w = x | (u >> 2); // 0x80 >> 2 = 0x20: 'A' → 'a'
+        }
+        let info = self.words.get(&packed, len);
+        Token {
+            info,
+            upper: upper != 0 && lower == 0,
+            negated: info.negate || (apostrophe != 0 && has_nt(&text[s..e])),
+        }
     }
+
+    fn unicode_token(&self, raw: &str) -> Token {
+        let stripped = raw.trim_matches(|c: char| c.is_ascii_punctuation());
+        let word = if stripped.chars().count() <= 2 {
+            raw
+        } else {
+            stripped
+        };
+        let lowered = word.to_lowercase();
+        let info = self.words.lookup(&lowered);
+        Token {
+            info,
+            upper: py_isupper(word),
+            negated: info.negate || lowered.contains("n't"),
+        }
+    }
+}
+
+/// Eight bytes of `bytes` from `offset` as a little-endian word, `pad` past the end.
+#[inline(always)]
+fn load8(bytes: &[u8], offset: usize, pad: u8) -> u64 {
+    if let Some(chunk) = bytes.get(offset..offset + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        u64::from_le_bytes(w)
+    } else {
+        let mut w = [pad; 8];
+        let rest = &bytes[offset.min(bytes.len())..];
+        w[..rest.len()].copy_from_slice(rest);
+        u64::from_le_bytes(w)
+    }
+}
+
+/// Python's `string.punctuation` (the ASCII punctuation characters), by table.
+#[inline(always)]
+fn is_punct(b: u8) -> bool {
+    static TABLE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = (i as u8).is_ascii_punctuation();
+            i += 1;
+        }
+        t
+    };
+    TABLE[b as usize]
+}
+
+/// A token longer than any key: only its case and "n't" matter.
+#[cold]
+fn long_ascii_token(word: &[u8]) -> Token {
+    Token {
+        info: WordInfo::default(),
+        upper: word.iter().any(u8::is_ascii_uppercase) && !word.iter().any(u8::is_ascii_lowercase),
+        negated: has_nt(word),
+    }
+}
+
+/// Contains "n't" case-insensitively (the reference tests the lower-cased token).
+fn has_nt(word: &[u8]) -> bool {
+    word.windows(3)
+        .any(|w| w[0] | 0x20 == b'n' && w[1] == b'\'' && w[2] | 0x20 == b't')
 }
 
 /// Python's `str.isspace()` for ASCII bytes (includes the separators 0x1c–0x1f, unlike Rust).
@@ -568,7 +787,7 @@ fn compute_sentiments(tokens: &[Token], sentiments: &mut Vec<f64>) {
     let word = |j: usize| tokens[j].info.word;
     for (i, tok) in tokens.iter().enumerate() {
         let info = &tok.info;
-        if info.is_booster || (i + 1 < n && info.word == Word::Kind && word(i + 1) == Word::Of) {
+        if info.is_booster() || (i + 1 < n && info.word == Word::Kind && word(i + 1) == Word::Of) {
             sentiments.push(0.0);
             continue;
         }
@@ -617,10 +836,10 @@ fn compute_sentiments(tokens: &[Token], sentiments: &mut Vec<f64>) {
 }
 
 fn scalar_inc_dec(tok: &Token, valence: f64, cap_diff: bool) -> f64 {
-    if !tok.info.is_booster {
+    if !tok.info.is_booster() {
         return 0.0;
     }
-    let mut scalar = tok.info.booster;
+    let mut scalar = tok.info.booster_value();
     if valence < 0.0 {
         scalar *= -1.0;
     }
@@ -794,7 +1013,11 @@ fn score_valence(sentiments: &[f64], exclamations: usize, questions: usize) -> S
 /// The multiply-and-round fast path is exact unless the value sits next to a tie, where the
 /// (exact) decimal formatter decides.
 fn py_round(x: f64, digits: i32) -> f64 {
-    let m = 10f64.powi(digits);
+    let m = match digits {
+        3 => 1e3,
+        4 => 1e4,
+        _ => 10f64.powi(digits),
+    };
     let y = x * m;
     let frac = (y - y.trunc()).abs();
     if (frac - 0.5).abs() > 1e-6 {
@@ -869,7 +1092,19 @@ mod tests {
         let lexicon_lines = VADER_LEXICON.lines().filter(|l| !l.is_empty()).count();
         // 7,520 lines with 14 duplicate words (the later entry wins, as in Python).
         assert_eq!(lexicon_lines, 7520);
-        assert_eq!(v.words.values().filter(|w| w.in_lexicon).count(), 7506);
+        assert_eq!(v.words.infos.iter().filter(|w| w.in_lexicon).count(), 7506);
+        assert!(v.words.keys.len() > 7506);
+        let longest = VADER_LEXICON
+            .lines()
+            .filter_map(|l| l.split('\t').next())
+            .map(str::len)
+            .max();
+        assert!(
+            longest <= Some(KEY_BYTES),
+            "a lexicon key is longer than KEY_BYTES"
+        );
+        assert!(v.words.lookup("good").in_lexicon);
+        assert!(!v.words.lookup("goodx").in_lexicon);
         assert_eq!(v.emojis.len(), 1212);
         assert_eq!(
             v.emojis.get(&'😁').copied(),
@@ -944,7 +1179,7 @@ mod tests {
         let v = Vader::new();
         let tokens: Vec<Token> = ["good", "fine", "but", "great", "nice"]
             .iter()
-            .map(|w| v.token(w, true))
+            .map(|w| v.token(w))
             .collect();
         let mut s = vec![1.9, 1.9 * 0.5, 0.0, 2.0, 3.0];
         but_check(&tokens, &mut s);

@@ -2,6 +2,7 @@
 
 pub mod eval;
 pub mod lexicon;
+pub mod transformer;
 
 use crate::model::Sentiment;
 
@@ -136,19 +137,13 @@ impl ClassifierConfig {
 pub fn build(config: &ClassifierConfig) -> Result<Arc<dyn Classifier>, SentimentError> {
     match config.kind {
         ClassifierKind::Lexicon => Ok(Arc::new(lexicon::Lexicon::new(config))),
-        ClassifierKind::Transformer => Err(SentimentError::Load {
-            path: config
-                .model
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            reason: "the transformer classifier is not built into this version yet".into(),
-        })
-        .or_else(|e| match config.fallback {
-            Some(ClassifierKind::Lexicon) => {
-                tracing::error!(error = %e, "transformer classifier failed to load; falling back to the lexicon classifier");
-                Ok(Arc::new(lexicon::Lexicon::new(config)) as Arc<dyn Classifier>)
-            }
+        ClassifierKind::Transformer => transformer::TransformerClassifier::from_config(config)
+            .map(|c| Arc::new(c) as Arc<dyn Classifier>)
+            .or_else(|e| match config.fallback {
+                Some(ClassifierKind::Lexicon) => {
+                    tracing::error!(error = %e, "transformer classifier failed to load; falling back to the lexicon classifier");
+                    Ok(Arc::new(lexicon::Lexicon::new(config)) as Arc<dyn Classifier>)
+                }
             _ => Err(e),
         }),
     }

@@ -75,6 +75,27 @@ pub struct MentionQuery {
     pub limit: usize,
 }
 
+/// Entry count and key+value bytes of one kind of record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TreeStats {
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+/// What `pulse store stats` reports.
+#[derive(Debug, Clone, Default)]
+pub struct StoreStats {
+    pub size_on_disk: u64,
+    pub mentions: TreeStats,
+    pub dedup_ids: TreeStats,
+    pub dedup_texts: TreeStats,
+    pub buckets: TreeStats,
+    pub other: TreeStats,
+    pub small_trees: Vec<(String, TreeStats)>,
+    pub oldest: Option<DateTime<Utc>>,
+    pub newest: Option<DateTime<Utc>>,
+}
+
 /// Texts shorter than this are not deduplicated by content: short posts ("love it") repeat
 /// legitimately across people.
 const MIN_DEDUP_TEXT_CHARS: usize = 24;
@@ -391,6 +412,108 @@ impl Store {
             .unwrap_or(0) as usize
     }
 
+    /// Delete mention texts published before `cutoff`, keeping the trend buckets and the
+    /// dedup ids (so a pruned post fetched again is still recognised). Works in chunks of
+    /// `chunk` records, taking the writer lock per chunk so ingest is never blocked for long.
+    pub fn prune_before(&self, cutoff: DateTime<Utc>, chunk: usize) -> Result<usize, StoreError> {
+        let mut pruned = 0usize;
+        for product in self.product_names()? {
+            loop {
+                let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+                let lo = product_prefix(&product);
+                let hi = mention_key(&product, cutoff, 0);
+                let mut batch = sled::Batch::default();
+                let mut n = 0u64;
+                for item in self.data.range(lo..hi).take(chunk.max(1)) {
+                    let (k, v) = item?;
+                    batch.remove(k);
+                    if let Ok(rec) = decode::<MentionRecord>(&v) {
+                        batch.insert(
+                            dedup_id_key(&rec.source, &rec.id),
+                            encode(&Vec::<Vec<u8>>::new()),
+                        );
+                        if let Some(tk) = dedup_text_key(&rec.text) {
+                            batch.remove(tk);
+                        }
+                    }
+                    n += 1;
+                }
+                if n == 0 {
+                    break;
+                }
+                let count = (self.mention_count() as u64).saturating_sub(n);
+                batch.insert(COUNT_KEY, &count.to_be_bytes()[..]);
+                self.data.apply_batch(batch)?;
+                pruned += n as usize;
+            }
+        }
+        if pruned > 0 {
+            self.db.flush()?;
+        }
+        Ok(pruned)
+    }
+
+    /// Entry counts and key+value bytes per kind of record, oldest and newest mention.
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let mut st = StoreStats {
+            size_on_disk: self.size_on_disk(),
+            ..Default::default()
+        };
+        for item in self.data.iter() {
+            let (k, v) = item?;
+            let bytes = (k.len() + v.len()) as u64;
+            let slot = match k.first() {
+                Some(b'm') => {
+                    if let Ok(rec) = decode::<MentionRecord>(&v) {
+                        st.oldest =
+                            Some(st.oldest.map_or(rec.published_at, |o: DateTime<Utc>| {
+                                o.min(rec.published_at)
+                            }));
+                        st.newest =
+                            Some(st.newest.map_or(rec.published_at, |o: DateTime<Utc>| {
+                                o.max(rec.published_at)
+                            }));
+                    }
+                    &mut st.mentions
+                }
+                Some(b'i') => &mut st.dedup_ids,
+                Some(b't') => &mut st.dedup_texts,
+                Some(b'b') => &mut st.buckets,
+                _ => &mut st.other,
+            };
+            slot.entries += 1;
+            slot.bytes += bytes;
+        }
+        for (name, tree) in [
+            ("cursors", &self.cursors),
+            ("status", &self.status),
+            ("meta", &self.meta),
+        ] {
+            let mut t = TreeStats::default();
+            for item in tree.iter() {
+                let (k, v) = item?;
+                t.entries += 1;
+                t.bytes += (k.len() + v.len()) as u64;
+            }
+            st.small_trees.push((name.to_string(), t));
+        }
+        for name in self.db.tree_names() {
+            let name = String::from_utf8_lossy(&name).into_owned();
+            if ["data", "cursors", "status", "meta", "__sled__default"].contains(&name.as_str()) {
+                continue;
+            }
+            let tree = self.db.open_tree(&name)?;
+            let mut t = TreeStats::default();
+            for item in tree.iter() {
+                let (k, v) = item?;
+                t.entries += 1;
+                t.bytes += (k.len() + v.len()) as u64;
+            }
+            st.small_trees.push((name, t));
+        }
+        Ok(st)
+    }
+
     // ---- cursors and source status ----
 
     /// Cursors saved by a source, by scope.
@@ -678,6 +801,43 @@ mod tests {
         assert_eq!(store.product_names().unwrap(), vec!["Gadget", "Widget"]);
         assert_eq!(store.recount().unwrap(), store.all_buckets().unwrap());
         assert_eq!(store.mention_by_id("hn", "2").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn prune_keeps_buckets_and_dedup() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+        let batch: Vec<_> = (0..50)
+            .map(|i| {
+                rec(
+                    "hn",
+                    &i.to_string(),
+                    &format!("Widget post number {i} with enough words"),
+                    t0 + Duration::hours(i),
+                    Label::Positive,
+                    &["Widget"],
+                )
+            })
+            .collect();
+        store.insert_batch(&batch, true).unwrap();
+        let before = store.all_buckets().unwrap();
+        let pruned = store.prune_before(t0 + Duration::hours(20), 7).unwrap();
+        assert_eq!(pruned, 20);
+        assert_eq!(store.mention_count(), 30);
+        assert_eq!(
+            store.all_buckets().unwrap(),
+            before,
+            "buckets are kept forever"
+        );
+        let again = store.insert_batch(&batch[..5], true).unwrap();
+        assert_eq!(
+            again.duplicate_ids, 5,
+            "pruned mentions are still recognised"
+        );
+        let st = store.stats().unwrap();
+        assert_eq!(st.mentions.entries, 30);
+        assert_eq!(st.oldest, Some(t0 + Duration::hours(20)));
     }
 
     #[test]

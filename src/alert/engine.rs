@@ -1,0 +1,859 @@
+//! The alert engine the daemon runs: every `detect.every` it evaluates each product,
+//! records fired/resolved alerts and their outbox entries in one sled transaction (trees
+//! `alerts`, `outbox`, `detect_state`), and a delivery pass sends due outbox entries with
+//! capped, jittered back-off until they are delivered or expire. The first evaluation of a
+//! product is a warm-up: signals already under way are adopted silently, so a restart or
+//! a first run over old history does not flood the channels.
+
+use super::data::{AlertData, MentionLite};
+use super::delivery::{self, backoff, Delivered, DeliveryError};
+use super::message::{Example, Message, MessageKind};
+use super::record::{
+    decode, encode, AlertRecord, AlertStatus, OutboxEntry, OutboxState, RouteState,
+};
+use super::silence::{self, Silence};
+use super::{route_alert, AlertError, ChannelConfig, Department, Labels, RouteConfig};
+use crate::config::{ChannelEntry, Config};
+use crate::model::Label;
+use crate::trend::detect::{
+    Detector, Direction, Finding, ProductParams, ProductSeries, Signal, Tracker, Transition,
+};
+use crate::trend::DetectConfig;
+use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub const ALERTS_TREE: &str = "alerts";
+pub const OUTBOX_TREE: &str = "outbox";
+pub const STATE_TREE: &str = "detect_state";
+
+/// Delivery timing; the defaults suit the daemon, tests shorten them.
+#[derive(Debug, Clone)]
+pub struct DeliveryOptions {
+    /// First retry delay (doubles per attempt).
+    pub retry_base: Duration,
+    /// Longest delay between attempts.
+    pub retry_max: Duration,
+    /// Give up on an entry this long after it was created.
+    pub expire_after: Duration,
+    /// How often the daemon looks for due outbox entries.
+    pub poll: Duration,
+    /// How long shutdown waits for an in-flight delivery.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions {
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(600),
+            expire_after: Duration::from_secs(24 * 3600),
+            poll: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Detection state of one product, persisted in `detect_state`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProductState {
+    pub tracker: Tracker,
+    /// Whether the warm-up evaluation happened.
+    pub warmed: bool,
+    pub last_eval: Option<DateTime<Utc>>,
+    /// Finding key → id of its open alert (absent for signals adopted during warm-up).
+    pub alerts: BTreeMap<String, String>,
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TickReport {
+    pub fired: Vec<String>,
+    pub resolved: Vec<String>,
+    pub delivered: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+/// The runtime alert engine.
+pub struct AlertEngine {
+    detect: DetectConfig,
+    products: Vec<ProductParams>,
+    routes: Vec<RouteConfig>,
+    channels: BTreeMap<String, ChannelConfig>,
+    data: Arc<dyn AlertData>,
+    db: sled::Db,
+    alerts: sled::Tree,
+    outbox: sled::Tree,
+    state: sled::Tree,
+    detector: Detector,
+    http: reqwest::Client,
+    pub options: DeliveryOptions,
+}
+
+fn open(db: &sled::Db, name: &str) -> Result<sled::Tree, AlertError> {
+    db.open_tree(name).map_err(|source| AlertError::OpenTree {
+        tree: name.into(),
+        source,
+    })
+}
+
+fn ts(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+/// `6h`, `90m`, `2d` for a window length.
+pub fn human_secs(secs: i64) -> String {
+    if secs % 86_400 == 0 && secs >= 86_400 {
+        format!("{}d", secs / 86_400)
+    } else if secs % 3600 == 0 && secs >= 3600 {
+        format!("{}h", secs / 3600)
+    } else {
+        format!("{}m", (secs + 59) / 60)
+    }
+}
+
+/// Identifying labels of a finding and its severity.
+pub fn labels_for(f: &Finding) -> Labels {
+    let severity = match (f.signal, f.direction) {
+        (_, Direction::Positive) => "info",
+        (Signal::SentimentShift, _) if f.observed - f.baseline >= 0.25 => "critical",
+        (Signal::VolumeSpike | Signal::AspectSpike, _) if f.ratio >= 5.0 => "critical",
+        _ => "warning",
+    };
+    Labels {
+        product: f.product.clone(),
+        signal: f.signal.as_str().into(),
+        direction: f.direction.as_str().into(),
+        aspect: f.aspect.clone().unwrap_or_default(),
+        severity: severity.into(),
+        department: f.department.as_str().into(),
+    }
+}
+
+/// Pick example mentions and top aspects for a finding from the window's mentions.
+pub fn evidence(f: &Finding, window: &[MentionLite], n: usize) -> (Vec<Example>, Vec<String>) {
+    let relevant: Vec<&MentionLite> = window
+        .iter()
+        .filter(|m| match (f.signal, f.direction) {
+            (Signal::SentimentShift, Direction::Negative) => m.label == Label::Negative,
+            (Signal::SentimentShift, Direction::Positive) => m.label == Label::Positive,
+            (Signal::AspectSpike, _) => {
+                m.label == Label::Negative
+                    && f.aspect.as_ref().is_some_and(|a| m.aspects.contains(a))
+            }
+            _ => true,
+        })
+        .collect();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for m in &relevant {
+        for a in &m.aspects {
+            *counts.entry(a.as_str()).or_default() += 1;
+        }
+    }
+    let mut top: Vec<(&str, usize)> = counts.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let top_aspects = top
+        .into_iter()
+        .take(3)
+        .map(|(a, _)| a.to_string())
+        .collect();
+    let mut ex = relevant;
+    // Most engaged first, then newest: the posts people actually saw.
+    ex.sort_by(|a, b| {
+        b.engagement
+            .unwrap_or(0)
+            .cmp(&a.engagement.unwrap_or(0))
+            .then(b.published_at.cmp(&a.published_at))
+    });
+    let examples = ex
+        .into_iter()
+        .take(n)
+        .map(|m| Example {
+            source: m.source.clone(),
+            author: m.author.clone(),
+            url: m.url.clone(),
+            published_at: m.published_at,
+            label: m.label.as_str().into(),
+            text: m.text.clone(),
+        })
+        .collect();
+    (examples, top_aspects)
+}
+
+/// Build the message content of a finding.
+pub fn message_for(
+    alert_id: &str,
+    kind: MessageKind,
+    f: &Finding,
+    labels: &Labels,
+    department: Department,
+    examples: Vec<Example>,
+    top_aspects: Vec<String>,
+) -> Message {
+    Message {
+        alert_id: alert_id.into(),
+        kind,
+        labels: labels.clone(),
+        department,
+        at: ts(f.at),
+        window: human_secs(f.window_secs),
+        launch: f.launch,
+        mentions: f.mentions,
+        expected_mentions: f.expected_mentions,
+        volume_ratio: f.mentions as f64 / f.expected_mentions.max(1e-9),
+        net_before: f.net_before,
+        net_after: f.net_after,
+        baseline: f.baseline,
+        observed: f.observed,
+        top_aspects,
+        examples,
+    }
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
+
+impl AlertEngine {
+    /// The daemon's engine: series and mentions from the store, its own trees in the
+    /// store's database.
+    pub fn new(config: &Config, store: crate::store::Store) -> Result<AlertEngine, AlertError> {
+        let db = store.db().clone();
+        AlertEngine::with_data(config, db, Arc::new(store))
+    }
+
+    /// Build the engine over any data source and the sled database that holds its trees.
+    pub fn with_data(
+        config: &Config,
+        db: sled::Db,
+        data: Arc<dyn AlertData>,
+    ) -> Result<AlertEngine, AlertError> {
+        let channels: BTreeMap<String, ChannelConfig> = config
+            .channels
+            .iter()
+            .map(|c: &ChannelEntry| (c.name.clone(), c.kind.clone()))
+            .collect();
+        let routes = if config.routes.is_empty() {
+            vec![RouteConfig::catch_all(channels.keys().cloned().collect())]
+        } else {
+            config.routes.clone()
+        };
+        let http = delivery::http_client(&config.http.user_agent).map_err(|reason| {
+            AlertError::Channel {
+                channel: "(http)".into(),
+                reason,
+            }
+        })?;
+        Ok(AlertEngine {
+            detect: config.detect.clone(),
+            products: config
+                .products
+                .iter()
+                .map(|p| config.detect.params(p))
+                .collect(),
+            routes,
+            channels,
+            data,
+            alerts: open(&db, ALERTS_TREE)?,
+            outbox: open(&db, OUTBOX_TREE)?,
+            state: open(&db, STATE_TREE)?,
+            db,
+            detector: Detector::new(&config.detect),
+            http,
+            options: DeliveryOptions::default(),
+        })
+    }
+
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// Run until `shutdown` is cancelled: detection every `detect.every`, delivery every
+    /// few seconds. Stops within `shutdown_grace` (+ the current store write); an
+    /// interrupted delivery stays pending and goes out after a restart with the same id.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut detect_tick = tokio::time::interval(self.detect.every);
+        detect_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut deliver_tick = tokio::time::interval(self.options.poll);
+        deliver_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        tracing::info!(
+            products = self.products.len(),
+            channels = self.channels.len(),
+            every = %humantime::format_duration(self.detect.every),
+            "alert engine started"
+        );
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = detect_tick.tick() => {
+                    match self.detect(Utc::now()) {
+                        Ok(r) if !r.fired.is_empty() || !r.resolved.is_empty() => {
+                            tracing::info!(fired = r.fired.len(), resolved = r.resolved.len(), "detection raised alerts");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "detection failed; will try again next interval"),
+                    }
+                }
+                _ = deliver_tick.tick() => {
+                    let stop = shutdown.clone();
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        r = self.deliver(Utc::now()) => {
+                            if let Err(e) = r {
+                                tracing::error!(error = %e, "alert delivery pass failed");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.db.flush_async().await {
+            tracing::warn!(error = %e, "cannot flush alert trees on shutdown");
+        }
+        tracing::info!("alert engine stopped");
+    }
+
+    /// One detection pass and one delivery pass at `now` (tests drive this with a fake clock).
+    pub async fn tick(&mut self, now: DateTime<Utc>) -> Result<TickReport, AlertError> {
+        let mut r = self.detect(now)?;
+        let d = self.deliver(now).await?;
+        r.delivered = d.delivered;
+        r.retried = d.retried;
+        r.failed = d.failed;
+        Ok(r)
+    }
+
+    fn load_state(&self, product: &str) -> Result<ProductState, AlertError> {
+        match self
+            .state
+            .get(product.as_bytes())
+            .map_err(|e| AlertError::Read(e.to_string()))?
+        {
+            Some(v) => decode("detection state", &v),
+            None => Ok(ProductState::default()),
+        }
+    }
+
+    fn load_alert(&self, id: &str) -> Result<Option<AlertRecord>, AlertError> {
+        self.alerts
+            .get(id.as_bytes())
+            .map_err(|e| AlertError::Read(e.to_string()))?
+            .map(|v| decode("alert", &v))
+            .transpose()
+    }
+
+    /// Evaluate every product at `now` and record what changed.
+    pub fn detect(&mut self, now: DateTime<Utc>) -> Result<TickReport, AlertError> {
+        let mut report = TickReport::default();
+        let silences: Vec<Silence> = silence::list(&self.db)?
+            .into_iter()
+            .filter(|s| s.active(now))
+            .collect();
+        for p in self.products.clone() {
+            match self.detect_product(&p, now, &silences) {
+                Ok((fired, resolved)) => {
+                    report.fired.extend(fired);
+                    report.resolved.extend(resolved);
+                }
+                Err(e) => {
+                    tracing::warn!(product = %p.name, error = %e, "cannot evaluate product; skipping it this time")
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    fn series(&self, p: &ProductParams, now: DateTime<Utc>) -> Result<ProductSeries, AlertError> {
+        let from = now - ChronoDuration::hours(p.lookback_hours());
+        let to = now + ChronoDuration::seconds(1);
+        let sparse = self.data.hourly(&p.name, from, to)?;
+        let mut s = ProductSeries::from_sparse(from.timestamp(), to.timestamp(), &sparse);
+        // Aspect series come from the stored aspects of negative mentions.
+        for m in self.data.mentions(&p.name, from, to, true, 200_000)? {
+            if !m.aspects.is_empty() {
+                s.add_aspects(m.published_at.timestamp(), &m.aspects);
+            }
+        }
+        Ok(s)
+    }
+
+    fn detect_product(
+        &mut self,
+        p: &ProductParams,
+        now: DateTime<Utc>,
+        silences: &[Silence],
+    ) -> Result<(Vec<String>, Vec<String>), AlertError> {
+        let series = self.series(p, now)?;
+        let findings = self.detector.evaluate(p, &series, now.timestamp());
+        let mut st = self.load_state(&p.name)?;
+        let transitions = st.tracker.step(&self.detect, &findings, now.timestamp());
+        let warmup = !st.warmed;
+        st.warmed = true;
+        st.last_eval = Some(now);
+
+        let mut alert_writes: Vec<AlertRecord> = Vec::new();
+        let mut outbox_writes: Vec<OutboxEntry> = Vec::new();
+        let mut fired = Vec::new();
+        let mut resolved = Vec::new();
+        if warmup && !transitions.is_empty() {
+            tracing::info!(product = %p.name, signals = transitions.len(), "first evaluation: adopting signals already under way without alerting");
+        }
+        let transitions = if warmup { Vec::new() } else { transitions };
+
+        // Resolutions first, so a resolved product-wide spike no longer inhibits.
+        for t in &transitions {
+            let Transition::Resolved(f) = t else { continue };
+            let key = f.key();
+            let Some(id) = st.alerts.remove(&key) else {
+                continue; // adopted during warm-up: it was never announced
+            };
+            let Some(mut a) = self.load_alert(&id)? else {
+                continue;
+            };
+            a.status = AlertStatus::Resolved;
+            a.ends_at = Some(now);
+            let mut msg = a.message.clone();
+            msg.kind = MessageKind::Resolved;
+            msg.at = now;
+            msg.mentions = f.mentions;
+            msg.observed = f.observed;
+            msg.baseline = f.baseline;
+            msg.net_after = f.net_after;
+            msg.examples.clear();
+            a.message = msg.clone();
+            // Withdraw notifications still waiting out group_wait: the alert was never seen.
+            let mut withdrawn = false;
+            for entry in self.entries_of(&a.id)? {
+                if entry.state == OutboxState::Pending
+                    && entry.attempts == 0
+                    && entry.not_before > now
+                {
+                    let mut e = entry;
+                    e.state = OutboxState::Cancelled;
+                    e.last_error = Some("resolved within group_wait".into());
+                    outbox_writes.push(e);
+                    withdrawn = true;
+                }
+            }
+            if a.muted.is_none() && !withdrawn {
+                let routes = a.routes.clone();
+                for (ri, rs) in routes.iter().enumerate() {
+                    if !rs.send_resolved {
+                        continue;
+                    }
+                    let not_before = rs
+                        .last_sent
+                        .map(|l| (l + ChronoDuration::seconds(rs.group_interval_s as i64)).max(now))
+                        .unwrap_or(now);
+                    for ch in &rs.channels {
+                        outbox_writes.push(self.new_entry(
+                            &mut a,
+                            ch,
+                            rs.department,
+                            &msg,
+                            now,
+                            not_before,
+                        ));
+                    }
+                    a.routes[ri].last_sent = Some(not_before);
+                }
+            }
+            resolved.push(a.id.clone());
+            alert_writes.push(a);
+        }
+
+        for t in &transitions {
+            let Transition::Fired(f) = t else { continue };
+            let key = f.key();
+            let labels = labels_for(f);
+            let fingerprint = format!(
+                "{:016x}",
+                xxhash_rust::xxh3::xxh3_64(
+                    format!(
+                        "{}|{}|{}|{}",
+                        labels.product, labels.signal, labels.direction, labels.aspect
+                    )
+                    .as_bytes()
+                )
+            );
+            let id = format!(
+                "alt_{:016x}",
+                xxhash_rust::xxh3::xxh3_64(format!("{fingerprint}|{}", f.at).as_bytes())
+            );
+            let window_from = now - ChronoDuration::seconds(f.window_secs.max(3600));
+            let window = self.data.mentions(
+                &p.name,
+                window_from,
+                now + ChronoDuration::seconds(1),
+                false,
+                5000,
+            )?;
+            let (examples, top_aspects) = evidence(f, &window, self.detect.examples);
+            let mut muted = silences
+                .iter()
+                .find(|s| s.matches(&labels))
+                .map(|s| format!("silenced by {}", s.id));
+            if muted.is_none() && f.signal == Signal::AspectSpike {
+                muted = self.inhibitor(&st, &findings, f);
+            }
+            let route_idx = route_alert(&self.routes, &labels);
+            let mut a = AlertRecord {
+                id: id.clone(),
+                fingerprint,
+                labels: labels.clone(),
+                status: AlertStatus::Firing,
+                starts_at: now,
+                ends_at: None,
+                finding: f.clone(),
+                message: message_for(
+                    &id,
+                    MessageKind::Firing,
+                    f,
+                    &labels,
+                    f.department,
+                    examples,
+                    top_aspects,
+                ),
+                muted: muted.clone(),
+                routes: Vec::new(),
+                notifications: 0,
+            };
+            for ri in route_idx {
+                let r = &self.routes[ri];
+                a.routes.push(RouteState {
+                    route: ri,
+                    department: r.department.unwrap_or(f.department),
+                    channels: r.channels.clone(),
+                    last_sent: None,
+                    group_interval_s: r.group_interval.as_secs(),
+                    repeat_interval_s: r.repeat_interval.as_secs(),
+                    send_resolved: r.send_resolved,
+                });
+            }
+            if muted.is_none() {
+                let not_before_of: Vec<DateTime<Utc>> = a
+                    .routes
+                    .iter()
+                    .map(|rs| {
+                        now + ChronoDuration::from_std(self.routes[rs.route].group_wait)
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                let routes = a.routes.clone();
+                for (ri, rs) in routes.iter().enumerate() {
+                    let mut msg = a.message.clone();
+                    msg.department = rs.department;
+                    for ch in &rs.channels {
+                        outbox_writes.push(self.new_entry(
+                            &mut a,
+                            ch,
+                            rs.department,
+                            &msg,
+                            now,
+                            not_before_of[ri],
+                        ));
+                    }
+                    a.routes[ri].last_sent = Some(not_before_of[ri]);
+                }
+            } else {
+                tracing::info!(alert = %id, product = %p.name, reason = ?muted, "alert muted");
+            }
+            tracing::info!(alert = %id, product = %p.name, signal = %f.signal, direction = f.direction.as_str(), p_value = f.p_value, "alert fired");
+            st.alerts.insert(key, id.clone());
+            fired.push(id);
+            alert_writes.push(a);
+        }
+
+        // Repeats of alerts still firing.
+        for id in st.alerts.values() {
+            if alert_writes.iter().any(|a| &a.id == id) {
+                continue;
+            }
+            let Some(mut a) = self.load_alert(id)? else {
+                continue;
+            };
+            if a.muted.is_some() || a.status != AlertStatus::Firing {
+                continue;
+            }
+            let mut changed = false;
+            let routes = a.routes.clone();
+            for (ri, rs) in routes.iter().enumerate() {
+                let due = rs.last_sent.is_some_and(|l| {
+                    now >= l + ChronoDuration::seconds(rs.repeat_interval_s as i64)
+                });
+                if !due {
+                    continue;
+                }
+                let mut msg = a.message.clone();
+                msg.kind = MessageKind::Repeat;
+                msg.department = rs.department;
+                for ch in &rs.channels {
+                    outbox_writes.push(self.new_entry(&mut a, ch, rs.department, &msg, now, now));
+                }
+                a.routes[ri].last_sent = Some(now);
+                changed = true;
+            }
+            if changed {
+                alert_writes.push(a);
+            }
+        }
+
+        self.commit(&p.name, &st, &alert_writes, &outbox_writes)?;
+        Ok((fired, resolved))
+    }
+
+    /// A product-wide volume spike explains an aspect spike unless the aspect grew clearly
+    /// faster than the product.
+    fn inhibitor(&self, st: &ProductState, findings: &[Finding], f: &Finding) -> Option<String> {
+        let key = "volume_spike:up";
+        let product_firing = st.tracker.signals.get(key).is_some_and(|s| s.firing);
+        if !product_firing {
+            return None;
+        }
+        let product_ratio = findings
+            .iter()
+            .find(|x| x.key() == key)
+            .map(|x| x.ratio)
+            .unwrap_or(1.0);
+        if f.ratio < product_ratio * self.detect.inhibit_ratio {
+            let by = st
+                .alerts
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| "volume_spike".into());
+            Some(format!("inhibited by {by}"))
+        } else {
+            None
+        }
+    }
+
+    fn new_entry(
+        &self,
+        a: &mut AlertRecord,
+        channel: &str,
+        department: Department,
+        msg: &Message,
+        now: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> OutboxEntry {
+        a.notifications += 1;
+        let mut msg = msg.clone();
+        msg.department = department;
+        OutboxEntry {
+            // Stable idempotency key: alert id + sequence number, fixed at creation.
+            id: format!(
+                "msg_{}_{}",
+                a.id.trim_start_matches("alt_"),
+                a.notifications
+            ),
+            alert_id: a.id.clone(),
+            channel: channel.to_string(),
+            kind: msg.kind,
+            message: msg,
+            created_at: now,
+            not_before,
+            next_attempt: not_before,
+            attempts: 0,
+            expires_at: not_before
+                + ChronoDuration::from_std(self.options.expire_after).unwrap_or_default(),
+            state: OutboxState::Pending,
+            last_error: None,
+            delivered_at: None,
+            last_status: None,
+        }
+    }
+
+    /// Write detection state, alerts and outbox entries atomically.
+    fn commit(
+        &self,
+        product: &str,
+        st: &ProductState,
+        alerts: &[AlertRecord],
+        outbox: &[OutboxEntry],
+    ) -> Result<(), AlertError> {
+        let state_bytes = encode(st);
+        let alert_bytes: Vec<(Vec<u8>, Vec<u8>)> = alerts
+            .iter()
+            .map(|a| (a.id.as_bytes().to_vec(), encode(a)))
+            .collect();
+        let outbox_bytes: Vec<(Vec<u8>, Vec<u8>)> = outbox
+            .iter()
+            .map(|e| (e.id.as_bytes().to_vec(), encode(e)))
+            .collect();
+        (&self.alerts, &self.outbox, &self.state)
+            .transaction(|(ta, to, ts)| -> TxResult<()> {
+                for (k, v) in &alert_bytes {
+                    ta.insert(k.as_slice(), v.as_slice())?;
+                }
+                for (k, v) in &outbox_bytes {
+                    to.insert(k.as_slice(), v.as_slice())?;
+                }
+                ts.insert(product.as_bytes(), state_bytes.as_slice())?;
+                Ok(())
+            })
+            .map_err(|e: TransactionError<String>| AlertError::Write(e.to_string()))?;
+        if !alerts.is_empty() || !outbox.is_empty() {
+            self.db
+                .flush()
+                .map_err(|e| AlertError::Write(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn entries_of(&self, alert_id: &str) -> Result<Vec<OutboxEntry>, AlertError> {
+        let prefix = format!("msg_{}_", alert_id.trim_start_matches("alt_"));
+        self.outbox
+            .scan_prefix(prefix.as_bytes())
+            .map(|kv| {
+                let (_, v) = kv.map_err(|e| AlertError::Read(e.to_string()))?;
+                decode("outbox entry", &v)
+            })
+            .collect()
+    }
+
+    /// Send every due outbox entry once.
+    pub async fn deliver(&self, now: DateTime<Utc>) -> Result<TickReport, AlertError> {
+        let mut report = TickReport::default();
+        let mut due: Vec<OutboxEntry> = Vec::new();
+        for kv in self.outbox.iter() {
+            let (_, v) = kv.map_err(|e| AlertError::Read(e.to_string()))?;
+            let e: OutboxEntry = decode("outbox entry", &v)?;
+            if e.state == OutboxState::Pending && e.next_attempt <= now {
+                due.push(e);
+            }
+        }
+        due.sort_by_key(|e| (e.next_attempt, e.created_at));
+        // A channel that failed transiently this pass is not hammered with the rest.
+        let mut backing_off: HashSet<String> = HashSet::new();
+        for mut e in due {
+            if backing_off.contains(&e.channel) {
+                continue;
+            }
+            if e.expires_at <= now {
+                e.state = OutboxState::Failed;
+                e.last_error = Some(format!(
+                    "expired after {} attempts: {}",
+                    e.attempts,
+                    e.last_error.clone().unwrap_or_default()
+                ));
+                tracing::error!(entry = %e.id, channel = %e.channel, "alert notification expired undelivered");
+                report.failed += 1;
+                self.save_entry(&e)?;
+                continue;
+            }
+            e.attempts += 1;
+            let result = match self.channels.get(&e.channel) {
+                Some(ch) => send(ch, &self.http, &e.message, &e.id, now).await,
+                None => Err(DeliveryError::Permanent {
+                    reason: format!("channel `{}` is no longer configured", e.channel),
+                    status: None,
+                }),
+            };
+            match result {
+                Ok(d) => {
+                    e.state = OutboxState::Delivered;
+                    e.delivered_at = Some(now);
+                    e.last_status = Some(d.status);
+                    e.last_error = None;
+                    report.delivered += 1;
+                    tracing::info!(entry = %e.id, channel = %e.channel, kind = e.kind.as_str(), status = d.status, attempts = e.attempts, "alert delivered");
+                }
+                Err(err) if err.is_retryable() => {
+                    let wait = backoff(
+                        e.attempts,
+                        self.options.retry_base,
+                        self.options.retry_max,
+                        err.retry_after(),
+                    );
+                    e.next_attempt = now + ChronoDuration::from_std(wait).unwrap_or_default();
+                    e.last_status = err.status();
+                    e.last_error = Some(err.to_string());
+                    backing_off.insert(e.channel.clone());
+                    report.retried += 1;
+                    tracing::warn!(entry = %e.id, channel = %e.channel, attempts = e.attempts, retry_in_s = wait.as_secs(), error = %err, "alert delivery failed; will retry");
+                }
+                Err(err) => {
+                    e.state = OutboxState::Failed;
+                    e.last_status = err.status();
+                    e.last_error = Some(err.to_string());
+                    report.failed += 1;
+                    tracing::error!(entry = %e.id, channel = %e.channel, error = %err, "alert delivery failed permanently; not retrying");
+                }
+            }
+            self.save_entry(&e)?;
+        }
+        Ok(report)
+    }
+
+    fn save_entry(&self, e: &OutboxEntry) -> Result<(), AlertError> {
+        self.outbox
+            .insert(e.id.as_bytes(), encode(e))
+            .map_err(|err| AlertError::Write(err.to_string()))?;
+        self.outbox
+            .flush()
+            .map_err(|err| AlertError::Write(err.to_string()))?;
+        Ok(())
+    }
+}
+
+/// Start the engine as a daemon task: the one line `daemon::spawn_extensions` needs.
+/// Without products there is nothing to watch and nothing is spawned.
+pub fn spawn(
+    config: &Config,
+    store: &crate::store::Store,
+    tracker: &tokio_util::task::TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<(), AlertError> {
+    if config.products.is_empty() {
+        return Ok(());
+    }
+    let engine = AlertEngine::new(config, store.clone())?;
+    tracker.spawn(engine.run(shutdown.clone()));
+    Ok(())
+}
+
+/// Send one message through one channel.
+pub async fn send(
+    ch: &ChannelConfig,
+    http: &reqwest::Client,
+    m: &Message,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Delivered, DeliveryError> {
+    match ch {
+        ChannelConfig::Slack(c) => c.send(http, m).await,
+        ChannelConfig::Discord(c) => c.send(http, m).await,
+        ChannelConfig::Teams(c) => c.send(http, m).await,
+        ChannelConfig::Ntfy(c) => c.send(http, m).await,
+        ChannelConfig::Webhook(c) => c.send(http, m, id, now.timestamp()).await,
+        ChannelConfig::Email(c) => c.send(m, id).await,
+        ChannelConfig::Jsonl(c) => c.send(m, id).await,
+    }
+}
+
+/// Every alert record, newest first.
+pub fn list_alerts(db: &sled::Db) -> Result<Vec<AlertRecord>, AlertError> {
+    let tree = open(db, ALERTS_TREE)?;
+    let mut out = Vec::new();
+    for kv in tree.iter() {
+        let (_, v) = kv.map_err(|e| AlertError::Read(e.to_string()))?;
+        out.push(decode::<AlertRecord>("alert", &v)?);
+    }
+    out.sort_by_key(|a| std::cmp::Reverse(a.starts_at));
+    Ok(out)
+}
+
+/// Every outbox entry, oldest first.
+pub fn list_outbox(db: &sled::Db) -> Result<Vec<OutboxEntry>, AlertError> {
+    let tree = open(db, OUTBOX_TREE)?;
+    let mut out = Vec::new();
+    for kv in tree.iter() {
+        let (_, v) = kv.map_err(|e| AlertError::Read(e.to_string()))?;
+        out.push(decode::<OutboxEntry>("outbox entry", &v)?);
+    }
+    out.sort_by_key(|e| e.created_at);
+    Ok(out)
+}
