@@ -162,6 +162,8 @@ fn is_auth_error(msg: &str) -> bool {
 }
 
 /// Free space on the file system holding the store, as (free bytes, total bytes).
+// statvfs field widths differ between targets, so the casts are not no-ops everywhere.
+#[allow(clippy::unnecessary_cast)]
 pub fn disk_space(path: &Path) -> Option<(u64, u64)> {
     let existing = path.ancestors().find(|p| p.exists())?;
     let c = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes()).ok()?;
