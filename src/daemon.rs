@@ -261,7 +261,7 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<Vec<PollSummary>> {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     // Installed first: without a handler, a SIGHUP during start-up would kill the process.
     let mut signals = Signals::install()?;
-    let store = open_store(&config)?;
+    let store = open_store_for_daemon(&config).await?;
     let classifier = crate::sentiment::build(&config.classifier)?;
     tracing::info!(classifier = classifier.name(), "classifier ready");
     let pipeline = Pipeline::new(&config, store.clone(), classifier);
@@ -360,6 +360,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(DaemonInfo::path_for(&store_path));
     tracing::info!("store flushed; bye");
     Ok(())
+}
+
+/// How long the daemon waits at start for a short-lived CLI command to release the store.
+const STORE_LOCK_WAIT: Duration = Duration::from_secs(15);
+
+/// Open the store for the daemon. A `pulse status` or `pulse mentions` run at the same
+/// moment (a cron job, a test, an operator) holds sled's lock for a moment: wait for it
+/// rather than fail the start, unless another daemon holds the store.
+async fn open_store_for_daemon(config: &Config) -> anyhow::Result<Store> {
+    let started = std::time::Instant::now();
+    loop {
+        match Store::open(&config.store.path) {
+            Err(StoreError::Locked { .. })
+                if DaemonInfo::read(&config.store.path).is_none()
+                    && started.elapsed() < STORE_LOCK_WAIT =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(StoreError::Locked { .. }) => return open_store(config),
+            other => return Ok(other?),
+        }
+    }
 }
 
 /// What the daemon is running with now; replaced as a whole on reload.
