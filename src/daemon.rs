@@ -106,6 +106,7 @@ pub async fn poll_source(
     http: &HttpClient,
     poll_timeout: Duration,
 ) -> PollSummary {
+    let poll_started = std::time::Instant::now();
     let name = rt.entry.name.clone();
     let kind = rt.entry.kind.type_name();
     let mut summary = PollSummary {
@@ -215,6 +216,9 @@ pub async fn poll_source(
     if let Err(e) = store.save_source_status(&status) {
         tracing::error!(source = %name, error = %e, "cannot save source status");
     }
+    pipeline
+        .metrics
+        .observe_poll(&summary, poll_started.elapsed());
     summary
 }
 
@@ -261,6 +265,7 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<Vec<PollSummary>> {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     // Installed first: without a handler, a SIGHUP during start-up would kill the process.
     let mut signals = Signals::install()?;
+    api::check_listen(&config.api).map_err(anyhow::Error::msg)?;
     let store = open_store_for_daemon(&config).await?;
     let classifier = crate::sentiment::build(&config.classifier)?;
     tracing::info!(classifier = classifier.name(), "classifier ready");
@@ -296,6 +301,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config: config.clone(),
         started_at: info.started_at,
         api_url: api_url.clone(),
+        metrics: pipeline.metrics.clone(),
     };
     let (router_tx, router_rx) = tokio::sync::watch::channel(api::router(state.clone()));
     {

@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod health;
 pub mod logging;
 pub mod matcher;
+pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod query;
