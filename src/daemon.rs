@@ -1,6 +1,7 @@
 //! The daemon: a scheduler polls every source on its own interval (with jitter), pushes
-//! mentions through the pipeline, serves the loopback API, and shuts down cleanly on
-//! SIGINT/SIGTERM (stop polling, drain within a bound, flush the store).
+//! mentions through the pipeline, serves the loopback API, reloads its config on SIGHUP
+//! (refusing an invalid one), and shuts down cleanly on SIGINT/SIGTERM (stop polling,
+//! drain within a bound, flush the store).
 
 use crate::api::{self, ApiState};
 use crate::config::{Config, SourceEntry};
@@ -260,16 +261,20 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<Vec<PollSummary>> {
     Ok(summaries)
 }
 
-/// Run the daemon until SIGINT/SIGTERM.
+/// Run the daemon until SIGINT/SIGTERM; SIGHUP reloads the config file (see [`reload`]).
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Installed first: without a handler, a SIGHUP during start-up would kill the process.
+    let mut signals = Signals::install()?;
     api::check_listen(&config.api).map_err(anyhow::Error::msg)?;
-    let store = open_store(&config)?;
+    let store = open_store_for_daemon(&config).await?;
     let classifier = crate::sentiment::build(&config.classifier)?;
     tracing::info!(classifier = classifier.name(), "classifier ready");
     let pipeline = Pipeline::new(&config, store.clone(), classifier);
     let http = HttpClient::new(&config.http)?;
     let sources = build_sources(&config)?;
     let config = Arc::new(config);
+    // The store and the listener live as long as the process; a reload cannot move them.
+    let store_path = config.store.path.clone();
 
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
@@ -286,7 +291,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         api: api_url.clone(),
         started_at: Utc::now(),
     };
-    info.write(&config.store.path)
+    info.write(&store_path)
         .context("cannot write the daemon info file next to the store")?;
 
     let shutdown = CancellationToken::new();
@@ -298,42 +303,284 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         api_url: api_url.clone(),
         metrics: pipeline.metrics.clone(),
     };
+    let (router_tx, router_rx) = tokio::sync::watch::channel(api::router(state.clone()));
     {
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
-            if let Err(e) = api::serve(listener, state, shutdown).await {
+            if let Err(e) = api::serve_live(listener, router_rx, shutdown).await {
                 tracing::error!(error = %e, "API server stopped");
             }
         });
     }
     tracing::info!(pid = info.pid, api = %api_url, sources = sources.len(), products = config.products.len(), "pulse daemon started");
 
-    for rt in sources {
-        let pipeline = pipeline.clone();
-        let http = http.clone();
-        let shutdown = shutdown.clone();
-        let timeout = poll_timeout(&rt.entry, &config);
-        tracker.spawn(async move { source_loop(rt, pipeline, http, timeout, shutdown).await });
+    let mut running = Running {
+        generation: Generation::start(&config, sources, &pipeline, &http, &shutdown, &[]),
+        config,
+        pipeline,
+        http,
+        state,
+    };
+    loop {
+        match signals.next().await {
+            DaemonSignal::Reload => {
+                tracing::info!(config = %running.config.path.display(), "received SIGHUP: reloading the config");
+                match reload(&running).await {
+                    Ok(next) => {
+                        running = running.replace(next, &shutdown).await;
+                        router_tx.send_modify(|r| *r = api::router(running.state.clone()));
+                        tracing::info!(
+                            sources = running.config.sources.len(),
+                            products = running.config.products.len(),
+                            channels = running.config.channels.len(),
+                            "config reloaded"
+                        );
+                    }
+                    Err(e) => tracing::error!(
+                        error = format!("{e:#}"),
+                        "config reload refused; the running config stays in effect: fix the file and send SIGHUP again"
+                    ),
+                }
+            }
+            DaemonSignal::Stop(name) => {
+                tracing::info!("received {name}");
+                break;
+            }
+        }
     }
-    spawn_extensions(&config, &store, &tracker, &shutdown);
-
-    wait_for_signal().await;
     tracing::info!("shutting down: stopping polls and draining in-flight work");
     shutdown.cancel();
     tracker.close();
-    if tokio::time::timeout(DRAIN_LIMIT, tracker.wait())
-        .await
-        .is_err()
-    {
+    let drained = async {
+        running.generation.tracker.close();
+        running.generation.tracker.wait().await;
+        tracker.wait().await;
+    };
+    if tokio::time::timeout(DRAIN_LIMIT, drained).await.is_err() {
         tracing::warn!(
             limit_s = DRAIN_LIMIT.as_secs(),
             "in-flight work did not finish in time"
         );
     }
     store.flush_async().await?;
-    let _ = std::fs::remove_file(DaemonInfo::path_for(&config.store.path));
+    let _ = std::fs::remove_file(DaemonInfo::path_for(&store_path));
     tracing::info!("store flushed; bye");
     Ok(())
+}
+
+/// How long the daemon waits at start for a short-lived CLI command to release the store.
+const STORE_LOCK_WAIT: Duration = Duration::from_secs(15);
+
+/// Open the store for the daemon. A `pulse status` or `pulse mentions` run at the same
+/// moment (a cron job, a test, an operator) holds sled's lock for a moment: wait for it
+/// rather than fail the start, unless another daemon holds the store.
+async fn open_store_for_daemon(config: &Config) -> anyhow::Result<Store> {
+    let started = std::time::Instant::now();
+    loop {
+        match Store::open(&config.store.path) {
+            Err(StoreError::Locked { .. })
+                if DaemonInfo::read(&config.store.path).is_none()
+                    && started.elapsed() < STORE_LOCK_WAIT =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(StoreError::Locked { .. }) => return open_store(config),
+            other => return Ok(other?),
+        }
+    }
+}
+
+/// What the daemon is running with now; replaced as a whole on reload.
+struct Running {
+    config: Arc<Config>,
+    pipeline: Pipeline,
+    http: HttpClient,
+    state: ApiState,
+    generation: Generation,
+}
+
+/// A validated new configuration with everything built from it, ready to swap in.
+struct Reloaded {
+    config: Arc<Config>,
+    pipeline: Pipeline,
+    http: HttpClient,
+    state: ApiState,
+    sources: Vec<SourceRuntime>,
+}
+
+impl Running {
+    /// Stop the current source tasks (in-flight polls finish first), then start the new ones.
+    async fn replace(self, next: Reloaded, shutdown: &CancellationToken) -> Running {
+        self.generation.stop().await;
+        // Sources whose settings did not change keep their schedule instead of polling
+        // again at once: a reload must not burn a daily quota.
+        let unchanged: Vec<String> = next
+            .sources
+            .iter()
+            .filter(|rt| {
+                self.config.sources.iter().any(|old| {
+                    old.name == rt.entry.name && format!("{old:?}") == format!("{:?}", rt.entry)
+                })
+            })
+            .map(|rt| rt.entry.name.clone())
+            .collect();
+        let generation = Generation::start(
+            &next.config,
+            next.sources,
+            &next.pipeline,
+            &next.http,
+            shutdown,
+            &unchanged,
+        );
+        Running {
+            config: next.config,
+            pipeline: next.pipeline,
+            http: next.http,
+            state: next.state,
+            generation,
+        }
+    }
+}
+
+/// Re-read and validate the config file and build what depends on it. Any error leaves
+/// the running daemon untouched. The store and the API address cannot change while
+/// running: such edits are reported and ignored until a restart.
+async fn reload(current: &Running) -> anyhow::Result<Reloaded> {
+    let mut config = Config::load(&current.config.path)?;
+    let old = &current.config;
+    if config.store.path != old.store.path {
+        tracing::warn!(
+            running = %old.store.path.display(),
+            new = %config.store.path.display(),
+            "store.path changed: it takes effect after a restart; keeping the open store"
+        );
+        config.store.path = old.store.path.clone();
+    }
+    if config.api.listen != old.api.listen {
+        tracing::warn!(
+            running = %old.api.listen,
+            new = %config.api.listen,
+            "api.listen changed: it takes effect after a restart; keeping the current address"
+        );
+        config.api.listen = old.api.listen;
+    }
+    let classifier = if format!("{:?}", config.classifier) == format!("{:?}", old.classifier) {
+        current.pipeline.classifier.clone()
+    } else {
+        // Loading a model can take seconds of CPU: keep it off the async workers.
+        let cc = config.classifier.clone();
+        let c = tokio::task::spawn_blocking(move || crate::sentiment::build(&cc))
+            .await
+            .context("classifier loading task failed")??;
+        tracing::info!(classifier = c.name(), "classifier reloaded");
+        c
+    };
+    // The shared client holds the per-host rate limiters: keep it unless its settings changed.
+    let http = if format!("{:?}", config.http) == format!("{:?}", old.http) {
+        current.http.clone()
+    } else {
+        HttpClient::new(&config.http)?
+    };
+    let sources = build_sources(&config)?;
+    let fresh = Pipeline::new(&config, current.pipeline.store.clone(), classifier);
+    // Everything the config decides comes from `fresh`; anything else (shared handles
+    // such as counters) carries over from the running pipeline.
+    let pipeline = Pipeline {
+        matcher: fresh.matcher,
+        classifier: fresh.classifier,
+        products: fresh.products,
+        tagger: fresh.tagger,
+        ..current.pipeline.clone()
+    };
+    let config = Arc::new(config);
+    let state = ApiState {
+        config: config.clone(),
+        ..current.state.clone()
+    };
+    Ok(Reloaded {
+        config,
+        pipeline,
+        http,
+        state,
+        sources,
+    })
+}
+
+/// The tasks started from one configuration: source loops and extensions, stopped together.
+struct Generation {
+    token: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Generation {
+    fn start(
+        config: &Arc<Config>,
+        sources: Vec<SourceRuntime>,
+        pipeline: &Pipeline,
+        http: &HttpClient,
+        shutdown: &CancellationToken,
+        resume: &[String],
+    ) -> Generation {
+        let token = shutdown.child_token();
+        let tracker = TaskTracker::new();
+        for rt in sources {
+            let pipeline = pipeline.clone();
+            let http = http.clone();
+            let token = token.clone();
+            let timeout = poll_timeout(&rt.entry, config);
+            let resume = resume.contains(&rt.entry.name);
+            tracker.spawn(
+                async move { source_loop(rt, pipeline, http, timeout, token, resume).await },
+            );
+        }
+        spawn_extensions(config, &pipeline.store, &tracker, &token);
+        Generation { token, tracker }
+    }
+
+    async fn stop(self) {
+        self.token.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(DRAIN_LIMIT, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                limit_s = DRAIN_LIMIT.as_secs(),
+                "polls of the old config did not finish in time; starting the new config anyway"
+            );
+        }
+    }
+}
+
+enum DaemonSignal {
+    Reload,
+    Stop(&'static str),
+}
+
+/// SIGHUP, SIGTERM and SIGINT as a stream of daemon requests.
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            hup: signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?,
+            term: signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?,
+        })
+    }
+
+    async fn next(&mut self) -> DaemonSignal {
+        tokio::select! {
+            _ = self.hup.recv() => DaemonSignal::Reload,
+            _ = self.term.recv() => DaemonSignal::Stop("SIGTERM"),
+            _ = self.int.recv() => DaemonSignal::Stop("SIGINT"),
+        }
+    }
 }
 
 /// Background components beyond polling (alerting, retention) plug in here.
@@ -387,10 +634,14 @@ async fn source_loop(
     http: HttpClient,
     timeout: Duration,
     shutdown: CancellationToken,
+    resume: bool,
 ) {
     // Spread first polls so sources that share an interval do not fire together.
     let jitter_max = (rt.entry.interval / 10).min(Duration::from_secs(30));
-    let first = rand::thread_rng().gen_range(Duration::ZERO..=jitter_max);
+    let mut first = rand::thread_rng().gen_range(Duration::ZERO..=jitter_max);
+    if resume {
+        first = first.max(until_due(&rt, &pipeline.store, Utc::now()));
+    }
     tokio::select! {
         _ = shutdown.cancelled() => return,
         _ = tokio::time::sleep(first) => {}
@@ -416,12 +667,18 @@ async fn source_loop(
     }
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("received SIGTERM"),
-        _ = int.recv() => tracing::info!("received SIGINT"),
+/// Time left until a source is due again, from its last poll in the store.
+fn until_due(rt: &SourceRuntime, store: &Store, now: DateTime<Utc>) -> Duration {
+    let last = store
+        .source_status(&rt.entry.name)
+        .ok()
+        .flatten()
+        .and_then(|s| s.last_poll);
+    match last {
+        Some(last) => {
+            let due = last + chrono::Duration::from_std(rt.entry.interval).unwrap_or_default();
+            (due - now).to_std().unwrap_or(Duration::ZERO)
+        }
+        None => Duration::ZERO,
     }
 }

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod health;
 pub mod logging;
 pub mod matcher;
 pub mod metrics;

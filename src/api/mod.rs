@@ -333,3 +333,26 @@ pub async fn serve(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }
+
+/// Serve whichever router `routers` holds now: on a config reload the daemon sends a
+/// router built with the new config, and the next request uses it without the listener
+/// closing or open connections dropping.
+pub async fn serve_live(
+    listener: tokio::net::TcpListener,
+    routers: tokio::sync::watch::Receiver<Router>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    use tower::ServiceExt;
+    let app = Router::new().fallback(move |req: Request| {
+        let current = routers.borrow().clone();
+        async move {
+            match current.oneshot(req).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            }
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

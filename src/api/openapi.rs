@@ -123,6 +123,27 @@ pub fn schemas() -> Map<String, Value> {
                 "sources",
                 json!({"type": "array", "items": schema_ref("SourceStatusRow")}),
             ),
+            (
+                "health",
+                json!({"type": "array", "items": schema_ref("HealthFinding")}),
+            ),
+        ]),
+    );
+    s.insert(
+        "HealthFinding".into(),
+        object(&[
+            (
+                "check",
+                json!({"type": "string", "enum": ["source_failing", "source_auth", "source_quota", "source_selectors", "disk_space"]}),
+            ),
+            (
+                "severity",
+                json!({"type": "string", "enum": ["warning", "critical"]}),
+            ),
+            ("subject", string()),
+            ("since", nullable_time()),
+            ("message", string()),
+            ("action", string()),
         ]),
     );
     s.insert(
@@ -483,6 +504,30 @@ mod tests {
                 store_bytes: 0,
                 mentions_stored: 0,
                 sources: vec![source],
+                health: vec![],
+            },
+        );
+        let finding = crate::health::HealthFinding {
+            check: "source_auth".into(),
+            severity: crate::health::Severity::Critical,
+            subject: "reddit".into(),
+            since: Some(now),
+            message: "source `reddit` cannot authenticate".into(),
+            action: "renew the token".into(),
+        };
+        assert_schema("HealthFinding", finding);
+        assert_schema(
+            "StatusReport",
+            StatusReport {
+                mode: "store".into(),
+                daemon_pid: None,
+                api: None,
+                started_at: None,
+                store_path: "x".into(),
+                store_bytes: 0,
+                mentions_stored: 0,
+                sources: vec![],
+                health: vec![],
             },
         );
         assert_schema(

@@ -6,9 +6,12 @@ pub mod bench;
 pub mod bench_store;
 pub mod check_config;
 pub mod classify;
+pub mod completions;
 pub mod detect;
 pub mod eval;
 pub mod import;
+pub mod init;
+pub mod man;
 pub mod mentions;
 pub mod output;
 pub mod poll;
@@ -83,6 +86,12 @@ pub enum Command {
     Eval(eval::Args),
     /// Run a benchmark and print its figures.
     Bench(bench::Args),
+    /// Write a commented starter config (never overwrites).
+    Init(init::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
+    /// Print the man page (or write one per command with --dir).
+    Man(man::Args),
 }
 
 /// What every command gets: where the config is.
@@ -121,6 +130,9 @@ impl Cli {
             Command::Silence(a) => silence::run(&a, &g).await,
             Command::Eval(a) => eval::run(&a, &g).await,
             Command::Bench(a) => bench::run(&a, &g).await,
+            Command::Init(a) => init::run(&a, &g).await,
+            Command::Completions(a) => completions::run(&a, &g).await,
+            Command::Man(a) => man::run(&a, &g).await,
         }
     }
 }

@@ -42,7 +42,28 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
                 report.mentions_stored
             )?;
             output::print_rows(&mut out, &report.sources, Format::Table, None)?;
+            write_health(&mut out, &report.health)?;
         }
+    }
+    Ok(())
+}
+
+/// The health findings under the table: what is wrong and what to do.
+fn write_health(
+    out: &mut impl Write,
+    findings: &[crate::health::HealthFinding],
+) -> std::io::Result<()> {
+    if findings.is_empty() {
+        return writeln!(out, "health: ok");
+    }
+    writeln!(out, "health: {} problem(s)", findings.len())?;
+    for f in findings {
+        let severity = match f.severity {
+            crate::health::Severity::Critical => "CRITICAL",
+            crate::health::Severity::Warning => "warning",
+        };
+        writeln!(out, "  {severity} [{}] {}", f.check, f.message)?;
+        writeln!(out, "    -> {}", f.action)?;
     }
     Ok(())
 }
