@@ -193,6 +193,15 @@ fn stop(mut daemon: Child) {
     assert!(exit.success(), "daemon exit status {exit:?}");
 }
 
+/// Wait until the daemon holds the store and has published its API address. Until then
+/// a CLI query would open the store itself, and its lock would make a starting daemon
+/// exit ("it is locked").
+fn daemon_up(env: &Env) {
+    wait_for(Duration::from_secs(30), "the daemon to start", || {
+        env.path("data/pulse.db.daemon.json").exists().then_some(())
+    });
+}
+
 fn mention_count(env: &Env) -> Option<usize> {
     let out = env.run(&[
         "mentions",
@@ -277,6 +286,7 @@ listen = "127.0.0.1:0"
     );
     let env = Env::new(&config);
     let daemon = env.spawn(&["run"]);
+    daemon_up(&env);
 
     // Phase 1: quiet history is polled and stored; detection runs over it and says nothing.
     wait_for(Duration::from_secs(40), "the baseline stored", || {
@@ -364,6 +374,7 @@ listen = "127.0.0.1:0"
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let daemon = cmd.spawn().expect("restart pulse");
+    daemon_up(&env);
 
     let mut mkt_all = mkt_firing.clone();
     mkt_all.insert("sentiment_shift.resolved".into(), 1);
