@@ -16,5 +16,14 @@ for step in scripts/ci-deps.d/*.sh; do
   bash "$step"
 done
 
-echo "== cargo test"
-cargo test --all-targets --no-fail-fast -- --test-threads=2
+echo "== cargo test (unit, integration, and one smoke pass of every benchmark)"
+log=$(mktemp)
+set +e
+cargo test --all-targets --no-fail-fast -- --test-threads=2 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite (benchmarks' smoke runs print after the last test result).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"

@@ -105,6 +105,7 @@ pub async fn poll_source(
     http: &HttpClient,
     poll_timeout: Duration,
 ) -> PollSummary {
+    let poll_started = std::time::Instant::now();
     let name = rt.entry.name.clone();
     let kind = rt.entry.kind.type_name();
     let mut summary = PollSummary {
@@ -214,6 +215,9 @@ pub async fn poll_source(
     if let Err(e) = store.save_source_status(&status) {
         tracing::error!(source = %name, error = %e, "cannot save source status");
     }
+    pipeline
+        .metrics
+        .observe_poll(&summary, poll_started.elapsed());
     summary
 }
 
@@ -258,6 +262,7 @@ pub async fn poll_once(config: &Config) -> anyhow::Result<Vec<PollSummary>> {
 
 /// Run the daemon until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    api::check_listen(&config.api).map_err(anyhow::Error::msg)?;
     let store = open_store(&config)?;
     let classifier = crate::sentiment::build(&config.classifier)?;
     tracing::info!(classifier = classifier.name(), "classifier ready");
@@ -291,6 +296,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config: config.clone(),
         started_at: info.started_at,
         api_url: api_url.clone(),
+        metrics: pipeline.metrics.clone(),
     };
     {
         let shutdown = shutdown.clone();

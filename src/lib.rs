@@ -12,6 +12,7 @@ pub mod config;
 pub mod daemon;
 pub mod logging;
 pub mod matcher;
+pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod query;

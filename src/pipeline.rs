@@ -36,6 +36,8 @@ pub struct Pipeline {
     pub classifier: Arc<dyn Classifier>,
     pub products: Arc<Vec<ProductConfig>>,
     pub tagger: Arc<crate::trend::aspects::AspectTagger>,
+    /// Counters for `/metrics` (the daemon shares this handle with its API).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Pipeline {
@@ -46,6 +48,7 @@ impl Pipeline {
             classifier,
             products: Arc::new(config.products.clone()),
             tagger: Arc::new(crate::trend::aspects::AspectTagger::new(&config.detect)),
+            metrics: crate::metrics::Metrics::new(),
         }
     }
 
@@ -91,7 +94,13 @@ impl Pipeline {
             return Ok(report);
         }
         let texts: Vec<&str> = matched.iter().map(|(r, _)| r.text.as_str()).collect();
+        let classify_started = std::time::Instant::now();
         let sentiments = self.classifier.classify_batch(&texts)?;
+        self.metrics.observe_classify(
+            self.classifier.name(),
+            texts.len(),
+            classify_started.elapsed(),
+        );
         let now = Utc::now();
         let records: Vec<MentionRecord> = matched
             .into_iter()
@@ -120,6 +129,8 @@ impl Pipeline {
             duplicate_ids,
             duplicate_texts,
         } = self.store.insert_batch(&records, durable)?;
+        self.metrics
+            .observe_ingested(&self.store, &records, stored, now);
         report.stored = stored;
         report.duplicates = duplicate_ids + duplicate_texts;
         Ok(report)

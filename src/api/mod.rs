@@ -1,5 +1,10 @@
 //! The daemon's HTTP API (axum): the CLI's queries as JSON, with the same fields as
-//! `--format json`. Loopback by default; a bearer token is required off loopback.
+//! `--format json`, the dashboard ([`dashboard`]), Prometheus metrics at `/metrics`, and
+//! the OpenAPI document ([`openapi`]). Loopback by default; a token is required off loopback.
+
+pub mod alerts;
+pub mod dashboard;
+pub mod openapi;
 
 use crate::config::Config;
 use crate::model::Label;
@@ -25,6 +30,8 @@ pub struct ApiState {
     pub config: Arc<Config>,
     pub started_at: DateTime<Utc>,
     pub api_url: String,
+    /// Shared with the pipeline, rendered at `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// A JSON error answer: `{"error": "..."}` with a status.
@@ -47,6 +54,17 @@ fn bad_request(msg: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, msg.into())
 }
 
+/// Refuse to serve an open API off loopback: the daemon calls this before binding.
+pub fn check_listen(api: &crate::config::ApiConfig) -> Result<(), String> {
+    if !api.listen.ip().is_loopback() && api.token.is_none() {
+        return Err(format!(
+            "refusing to serve the API on {}: it is not a loopback address and `[api] token` is not set; set `token = \"env:PULSE_API_TOKEN\"` or listen on 127.0.0.1",
+            api.listen
+        ));
+    }
+    Ok(())
+}
+
 /// Resolve a product name or alias to its configured name (or a stored, since-removed one).
 pub fn resolve_product(store: &Store, config: &Config, name: &str) -> Result<String, ApiError> {
     if let Some(p) = config.product(name) {
@@ -63,6 +81,24 @@ pub fn resolve_product(store: &Store, config: &Config, name: &str) -> Result<Str
             known.join(", ")
         ),
     ))
+}
+
+/// Query string of endpoints that take no parameters: anything given is a mistake.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+/// Parse a query string, answering 400 with what was wrong.
+pub fn params<T>(
+    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    q.map(|Query(p)| p).map_err(|e| {
+        let text = e.body_text();
+        let text = text
+            .strip_prefix("Failed to deserialize query string: ")
+            .unwrap_or(&text);
+        bad_request(format!("invalid query parameters: {text}"))
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,7 +174,11 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-async fn status(State(s): State<ApiState>) -> Result<Json<StatusReport>, ApiError> {
+async fn status(
+    State(s): State<ApiState>,
+    q: Result<Query<NoParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<StatusReport>, ApiError> {
+    params(q)?;
     let mut report = query::status(&s.store, &s.config)?;
     report.mode = "daemon".into();
     report.daemon_pid = Some(std::process::id());
@@ -147,7 +187,11 @@ async fn status(State(s): State<ApiState>) -> Result<Json<StatusReport>, ApiErro
     Ok(Json(report))
 }
 
-async fn products(State(s): State<ApiState>) -> Result<Json<Vec<query::ProductRow>>, ApiError> {
+async fn products(
+    State(s): State<ApiState>,
+    q: Result<Query<NoParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<query::ProductRow>>, ApiError> {
+    params(q)?;
     Ok(Json(query::products(&s.store, &s.config, Utc::now())?))
 }
 
@@ -156,7 +200,7 @@ async fn trend(
     Path(name): Path<String>,
     q: Result<Query<TrendParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<crate::trend::TrendRow>>, ApiError> {
-    let Query(p) = q.map_err(|e| bad_request(e.body_text()))?;
+    let p = params(q)?;
     Ok(Json(trend_rows(
         &s.store,
         &s.config,
@@ -171,7 +215,7 @@ async fn mentions(
     Path(name): Path<String>,
     q: Result<Query<MentionParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<query::MentionRow>>, ApiError> {
-    let Query(p) = q.map_err(|e| bad_request(e.body_text()))?;
+    let p = params(q)?;
     Ok(Json(mention_rows(
         &s.store,
         &s.config,
@@ -181,6 +225,22 @@ async fn mentions(
     )?))
 }
 
+/// The token a request carries: `Authorization: Bearer <token>`, or the password of
+/// `Authorization: Basic` (what a browser sends after its login prompt, for the dashboard).
+fn presented_token(req: &Request) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    if let Some(t) = value.strip_prefix("Bearer ") {
+        return Some(t.trim().to_string());
+    }
+    let b64 = value.strip_prefix("Basic ")?;
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    text.split_once(':').map(|(_, pw)| pw.to_string())
+}
+
 async fn require_token(State(s): State<ApiState>, req: Request, next: Next) -> Response {
     let Some(token) = &s.config.api.token else {
         return next.run(req).await;
@@ -188,22 +248,60 @@ async fn require_token(State(s): State<ApiState>, req: Request, next: Next) -> R
     if req.uri().path() == "/healthz" {
         return next.run(req).await;
     }
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let given = presented_token(&req).unwrap_or_default();
+    // Constant-time: the comparison does not reveal how much of a guess was right.
     let ok: bool = given.as_bytes().ct_eq(token.expose().as_bytes()).into();
     if ok {
-        next.run(req).await
-    } else {
-        ApiError(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token: send `Authorization: Bearer <api.token>` (PULSE_API_TOKEN for the CLI)".into(),
-        )
-        .into_response()
+        return next.run(req).await;
     }
+    let path = req.uri().path();
+    let machine = path.starts_with("/api/") || path == "/metrics";
+    let mut resp = ApiError(
+        StatusCode::UNAUTHORIZED,
+        "missing or wrong token: send `Authorization: Bearer <api.token>` (PULSE_API_TOKEN for the CLI)".into(),
+    )
+    .into_response();
+    if !machine {
+        // Lets a browser ask for the token (any user name, the token as password).
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"pulse\", charset=\"UTF-8\""),
+        );
+    }
+    resp
+}
+
+async fn metrics(
+    State(s): State<ApiState>,
+    q: Result<Query<NoParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    params(q)?;
+    let st = s.clone();
+    let text =
+        tokio::task::spawn_blocking(move || st.metrics.render(&st.store, &st.config, Utc::now()))
+            .await
+            .map_err(|e| {
+                ApiError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("metrics task failed: {e}"),
+                )
+            })??;
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
+}
+
+async fn openapi_json() -> Json<serde_json::Value> {
+    Json(openapi::document())
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no such endpoint: {} {}; see /api/openapi.json",
+            req.method(),
+            req.uri().path()
+        ),
+    )
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -213,6 +311,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/products", get(products))
         .route("/api/products/{name}/trend", get(trend))
         .route("/api/products/{name}/mentions", get(mentions))
+        .route("/api/alerts", get(alerts::list_alerts))
+        .route("/api/silences", get(alerts::list_silences))
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/metrics", get(metrics))
+        .route("/", get(dashboard::overview))
+        .route("/products/{name}", get(dashboard::product_page))
+        .route("/assets/pulse.css", get(dashboard::stylesheet))
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
 }

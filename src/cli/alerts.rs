@@ -74,6 +74,19 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
 }
 
 async fn list(args: &Args, g: &Globals) -> anyhow::Result<()> {
+    // While a daemon holds the store (or with --remote), ask its API: same rows.
+    let daemon_running = g.remote.is_some()
+        || crate::daemon::DaemonInfo::read(&g.load_config()?.store.path).is_some();
+    if daemon_running {
+        let backend = super::backend::Backend::connect(g).await?;
+        let mut q = vec![("limit", "0".to_string())];
+        if let Some(s) = &args.since {
+            q.push(("since", s.clone()));
+        }
+        let rows: Vec<serde_json::Value> = backend.get_json("/api/alerts", &q).await?;
+        let mut out = std::io::stdout().lock();
+        return super::output::print_rows(&mut out, &rows, args.format, None);
+    }
     let config = g.load_config()?;
     let since = match &args.since {
         Some(s) => Some(parse_since(s, Utc::now()).map_err(anyhow::Error::msg)?),

@@ -3,6 +3,7 @@
 
 pub mod aspects;
 pub mod detect;
+pub mod plot;
 
 pub use detect::DetectConfig;
 
