@@ -93,7 +93,15 @@ pub struct AlertEngine {
     detector: Detector,
     http: reqwest::Client,
     pub options: DeliveryOptions,
+    /// Added to the wall clock in [`AlertEngine::run`]: the engine judges and delivers as if
+    /// it were this much later. Zero in production; set from `PULSE_ALERT_CLOCK_OFFSET` so
+    /// the end-to-end test can let hours pass for the real daemon (signals resolve only when
+    /// hourly windows move on) without waiting hours.
+    pub clock_offset: ChronoDuration,
 }
+
+/// Environment variable read by [`spawn`]: a humantime duration added to the engine's clock.
+pub const CLOCK_OFFSET_ENV: &str = "PULSE_ALERT_CLOCK_OFFSET";
 
 fn open(db: &sled::Db, name: &str) -> Result<sled::Tree, AlertError> {
     db.open_tree(name).map_err(|source| AlertError::OpenTree {
@@ -264,11 +272,16 @@ impl AlertEngine {
             detector: Detector::new(&config.detect),
             http,
             options: DeliveryOptions::default(),
+            clock_offset: ChronoDuration::zero(),
         })
     }
 
     pub fn db(&self) -> &sled::Db {
         &self.db
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock_offset
     }
 
     /// Run until `shutdown` is cancelled: detection every `detect.every`, delivery every
@@ -289,7 +302,7 @@ impl AlertEngine {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = detect_tick.tick() => {
-                    match self.detect(Utc::now()) {
+                    match self.detect(self.now()) {
                         Ok(r) if !r.fired.is_empty() || !r.resolved.is_empty() => {
                             tracing::info!(fired = r.fired.len(), resolved = r.resolved.len(), "detection raised alerts");
                         }
@@ -301,7 +314,7 @@ impl AlertEngine {
                     let stop = shutdown.clone();
                     tokio::select! {
                         _ = stop.cancelled() => break,
-                        r = self.deliver(Utc::now()) => {
+                        r = self.deliver(self.now()) => {
                             if let Err(e) = r {
                                 tracing::error!(error = %e, "alert delivery pass failed");
                             }
@@ -810,7 +823,19 @@ pub fn spawn(
     if config.products.is_empty() {
         return Ok(());
     }
-    let engine = AlertEngine::new(config, store.clone())?;
+    let mut engine = AlertEngine::new(config, store.clone())?;
+    if let Some(v) = std::env::var_os(CLOCK_OFFSET_ENV).filter(|v| !v.is_empty()) {
+        let v = v.to_string_lossy();
+        let offset = humantime::parse_duration(&v)
+            .ok()
+            .and_then(|d| ChronoDuration::from_std(d).ok())
+            .ok_or_else(|| AlertError::Channel {
+                channel: "(clock)".into(),
+                reason: format!("{CLOCK_OFFSET_ENV}={v} is not a duration like `3h`; unset it"),
+            })?;
+        tracing::warn!(offset = %v, "alert engine clock shifted forward by {CLOCK_OFFSET_ENV} (testing only)");
+        engine.clock_offset = offset;
+    }
     tracker.spawn(engine.run(shutdown.clone()));
     Ok(())
 }
