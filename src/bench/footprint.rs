@@ -26,7 +26,10 @@ struct Feeds {
     gens: Vec<generate::Generator>,
 }
 
-async fn feed(State(feeds): State<Arc<Mutex<Feeds>>>, AxPath(n): AxPath<usize>) -> ([(&'static str, &'static str); 1], String) {
+async fn feed(
+    State(feeds): State<Arc<Mutex<Feeds>>>,
+    AxPath(n): AxPath<usize>,
+) -> ([(&'static str, &'static str); 1], String) {
     let items: Vec<crate::model::RawMention> = {
         let mut f = feeds.lock().expect("feeds lock");
         let len = f.gens.len();
@@ -67,20 +70,31 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
 }
 
 /// Run the daemon for `duration` with `products` products and `sources` RSS sources.
-pub async fn run(dir: &Path, products: usize, sources: usize, duration: Duration, seed: u64) -> anyhow::Result<FootprintRow> {
+pub async fn run(
+    dir: &Path,
+    products: usize,
+    sources: usize,
+    duration: Duration,
+    seed: u64,
+) -> anyhow::Result<FootprintRow> {
     let ps = generate::products(products, seed);
     let gens = (0..sources)
         .map(|i| generate::Generator::new(&ps, seed + i as u64, chrono::Utc::now(), 1))
         .collect();
     let state = Arc::new(Mutex::new(Feeds { gens }));
-    let app = Router::new().route("/feed/{n}", get(feed)).with_state(state);
+    let app = Router::new()
+        .route("/feed/{n}", get(feed))
+        .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let mut config = String::from("[store]\npath = \"footprint.db\"\n[api]\nlisten = \"127.0.0.1:0\"\n[http]\nper_host_rps = 50\n");
     for p in &ps {
-        config.push_str(&format!("[[products]]\nname = \"{}\"\naliases = [\"{}\"]\n", p.name, p.aliases[0]));
+        config.push_str(&format!(
+            "[[products]]\nname = \"{}\"\naliases = [\"{}\"]\n",
+            p.name, p.aliases[0]
+        ));
     }
     for i in 0..sources {
         config.push_str(&format!(
@@ -127,6 +141,7 @@ pub async fn run(dir: &Path, products: usize, sources: usize, duration: Duration
         mentions_stored: stored,
         peak_rss_mb: (peak_kb as f64 / 1024.0 * 10.0).round() / 10.0,
         cpu_seconds: (cpu * 100.0).round() / 100.0,
-        cpu_ms_per_1000_mentions: (stored > 0).then(|| (cpu * 1000.0 / stored as f64 * 1000.0 * 10.0).round() / 10.0),
+        cpu_ms_per_1000_mentions: (stored > 0)
+            .then(|| (cpu * 1000.0 / stored as f64 * 1000.0 * 10.0).round() / 10.0),
     })
 }

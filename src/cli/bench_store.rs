@@ -94,8 +94,15 @@ fn bar(n: usize, what: &str) -> ProgressBar {
 
 pub fn ingest(a: &IngestArgs) -> anyhow::Result<()> {
     let (dir, _keep) = scratch(&a.dir)?;
-    let rows: Vec<IngestRow> =
-        bench::ingest(&dir, a.mentions, &a.batches, a.products, a.seed, Utc::now(), a.days)?;
+    let rows: Vec<IngestRow> = bench::ingest(
+        &dir,
+        a.mentions,
+        &a.batches,
+        a.products,
+        a.seed,
+        Utc::now(),
+        a.days,
+    )?;
     let footer = "mentions_per_second: match → classify (lexicon) → store (dedup + buckets, one transaction, flushed per batch), one thread.\nraw_sled_per_second: the same mention key/value bytes inserted into a fresh sled tree in the same batches, flushed alike.";
     output::print_rows(&mut std::io::stdout().lock(), &rows, a.format, Some(footer))
 }
@@ -204,8 +211,11 @@ pub struct FootprintArgs {
 
 pub async fn footprint(a: &FootprintArgs) -> anyhow::Result<()> {
     let duration = crate::config::parse_duration(&a.duration).map_err(anyhow::Error::msg)?;
-    let dir = tempfile::Builder::new().prefix("pulse-footprint").tempdir()?;
-    let row = crate::bench::footprint::run(dir.path(), a.products, a.sources, duration, a.seed).await?;
+    let dir = tempfile::Builder::new()
+        .prefix("pulse-footprint")
+        .tempdir()?;
+    let row =
+        crate::bench::footprint::run(dir.path(), a.products, a.sources, duration, a.seed).await?;
     output::print_rows(
         &mut std::io::stdout().lock(),
         &[row],
