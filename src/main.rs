@@ -27,10 +27,17 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed pipe (`pulse mentions X | head`) is not a failure.
-            if let Some(io) = e.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
+            let broken_pipe = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .map(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                    .or_else(|| {
+                        c.downcast_ref::<serde_json::Error>()
+                            .map(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+                    })
+                    .unwrap_or(false)
+            });
+            if broken_pipe {
+                return ExitCode::SUCCESS;
             }
             eprintln!("pulse: {e:#}");
             if e.downcast_ref::<ConfigError>().is_some() {
