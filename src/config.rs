@@ -428,8 +428,6 @@ impl Config {
             p.list.sort_by_key(|x| x.line.unwrap_or(usize::MAX));
             return Err(invalid(p.list));
         }
-        // Relative store and model paths are taken from the working directory, like the CLI's other paths.
-        config.store.path = config.store.path.clone();
         Ok(config)
     }
 

@@ -47,12 +47,6 @@ pub struct Store {
     meta: sled::Tree,
 }
 
-/// One mention ready to store: already matched and classified.
-#[derive(Debug, Clone)]
-pub struct NewMention {
-    pub record: MentionRecord,
-}
-
 /// What an insert did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct InsertReport {
