@@ -11,6 +11,7 @@ pub mod detect;
 pub mod eval;
 pub mod import;
 pub mod init;
+pub mod label;
 pub mod man;
 pub mod mentions;
 pub mod output;
@@ -20,6 +21,7 @@ pub mod run;
 pub mod silence;
 pub mod status;
 pub mod store;
+pub mod train;
 pub mod trend;
 
 use crate::config::Config;
@@ -86,6 +88,10 @@ pub enum Command {
     Eval(eval::Args),
     /// Run a benchmark and print its figures.
     Bench(bench::Args),
+    /// Train the transformer sentiment head (MiniLM encoder + logistic regression).
+    Train(train::Args),
+    /// Store a human sentiment label for a mention (used by `pulse train --include-labels`).
+    Label(label::Args),
     /// Write a commented starter config (never overwrites).
     Init(init::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -130,6 +136,8 @@ impl Cli {
             Command::Silence(a) => silence::run(&a, &g).await,
             Command::Eval(a) => eval::run(&a, &g).await,
             Command::Bench(a) => bench::run(&a, &g).await,
+            Command::Train(a) => train::run(&a, &g).await,
+            Command::Label(a) => label::run(&a, &g).await,
             Command::Init(a) => init::run(&a, &g).await,
             Command::Completions(a) => completions::run(&a, &g).await,
             Command::Man(a) => man::run(&a, &g).await,

@@ -1,8 +1,12 @@
 //! Local sentiment classification: one `Classifier` trait, chosen by `[classifier]` in config.
 
+pub mod corpus;
 pub mod eval;
+pub mod head;
 pub mod lexicon;
+pub mod train;
 pub mod transformer;
+pub mod user_labels;
 
 use crate::model::Sentiment;
 
@@ -137,9 +141,7 @@ impl ClassifierConfig {
 pub fn build(config: &ClassifierConfig) -> Result<Arc<dyn Classifier>, SentimentError> {
     match config.kind {
         ClassifierKind::Lexicon => Ok(Arc::new(lexicon::Lexicon::new(config))),
-        ClassifierKind::Transformer => transformer::TransformerClassifier::from_config(config)
-            .map(|c| Arc::new(c) as Arc<dyn Classifier>)
-            .or_else(|e| match config.fallback {
+        ClassifierKind::Transformer => head::classifier_from_config(config).or_else(|e| match config.fallback {
                 Some(ClassifierKind::Lexicon) => {
                     tracing::error!(error = %e, "transformer classifier failed to load; falling back to the lexicon classifier");
                     Ok(Arc::new(lexicon::Lexicon::new(config)) as Arc<dyn Classifier>)

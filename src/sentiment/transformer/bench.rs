@@ -9,6 +9,9 @@
 //!   `tokenizers` package and the same tokenizer.json, then running (only if that package is installed);
 //! - `python_infer`: the Python script on exactly the Rust side's batches.
 //!
+//! - `rust_classify`: for a folder with a trained head (`head.json`), the whole classifier: text
+//!   preparation + tokenise + encode + mean-pool + head, through `Classifier::classify_batch`.
+//!
 //! `e2e_vs_python` = rust_e2e / python_e2e and `infer_vs_python` = rust_infer / python_infer.
 //! The outputs of both sides are compared too (`max_abs_diff`), so a fast but wrong engine shows.
 
@@ -75,6 +78,7 @@ pub struct BenchRow {
     pub rust_tokenize: f64,
     pub rust_e2e: f64,
     pub rust_infer: f64,
+    pub rust_classify: Option<f64>,
     pub python_e2e: Option<f64>,
     pub python_infer: Option<f64>,
     pub e2e_vs_python: Option<f64>,
@@ -99,7 +103,7 @@ struct PyResult {
 pub fn run_bench(args: &Args) -> anyhow::Result<()> {
     let rows = measure(args)?;
     let footer = format!(
-        "texts/s, best of {} rounds; threads {}; e2e = tokenise + pad + infer; *_vs_python = rust / python",
+        "texts/s, best of {} rounds; threads {}; e2e = tokenise + pad + infer; classify = e2e + pooling + trained head; *_vs_python = rust / python",
         args.rounds,
         if args.threads == 0 {
             "default".to_string()
@@ -146,7 +150,12 @@ pub fn measure(args: &Args) -> anyhow::Result<Vec<BenchRow>> {
         };
         let engine = Engine::load(folder, &opts)
             .with_context(|| format!("cannot load {}", folder.display()))?;
-        rows.extend(measure_model(args, &engine, &refs)?);
+        let mut model_rows = measure_model(args, &engine, &refs)?;
+        if folder.join(crate::sentiment::head::HEAD_FILE).is_file() {
+            drop(engine);
+            measure_head(args, folder, &opts, &refs, &mut model_rows)?;
+        }
+        rows.extend(model_rows);
     }
     Ok(rows)
 }
@@ -267,6 +276,7 @@ fn measure_model(args: &Args, engine: &Engine, texts: &[&str]) -> anyhow::Result
             rust_tokenize: round1(texts.len() as f64 / tokenize),
             rust_e2e: round1(texts.len() as f64 / e2e),
             rust_infer: round1(texts.len() as f64 / infer),
+            rust_classify: None,
             python_e2e: None,
             python_infer: None,
             e2e_vs_python: None,
@@ -324,6 +334,34 @@ fn measure_model(args: &Args, engine: &Engine, texts: &[&str]) -> anyhow::Result
         row.max_abs_diff = Some(diff);
     }
     Ok(rows)
+}
+
+/// The whole trained classifier (encoder + head) at each batch size.
+fn measure_head(
+    args: &Args,
+    folder: &Path,
+    opts: &EngineOptions,
+    texts: &[&str],
+    rows: &mut [BenchRow],
+) -> anyhow::Result<()> {
+    use crate::sentiment::Classifier;
+    let opts = EngineOptions {
+        batch_size: args.batch_sizes.iter().copied().max().unwrap_or(1),
+        ..opts.clone()
+    };
+    let classifier = crate::sentiment::head::HeadClassifier::load(folder, &opts)
+        .with_context(|| format!("cannot load the trained head in {}", folder.display()))?;
+    for row in rows.iter_mut() {
+        let size = row.batch;
+        let secs = best_of(args.rounds, || {
+            for chunk in texts.chunks(size) {
+                classifier.classify_batch(chunk)?;
+            }
+            Ok(())
+        })?;
+        row.rust_classify = Some(round1(texts.len() as f64 / secs));
+    }
+    Ok(())
 }
 
 fn run_python(

