@@ -61,13 +61,15 @@ fn opts(dir: &Path, cache: &Path) -> TrainOptions {
             batch_size: 32,
             max_length: None,
         },
-        alphas: vec![1e-2],
+        alphas: vec![1.0],
         max_iterations: 100,
         extra: vec![Sample {
             text: "the new sync feature of Widgetron is brilliant".into(),
             label: Label::Positive,
             origin: Origin::UserLabel,
         }],
+        lexicon_options: vec![false, true],
+        report_sets: false,
         embed_only: false,
         command: "test".into(),
     }

@@ -36,8 +36,8 @@ pub struct Args {
     /// Add the human labels stored by `pulse label` (from the configured store).
     #[arg(long)]
     pub include_labels: bool,
-    /// L2 strengths to try (repeatable); the best on the validation split wins.
-    #[arg(long = "alpha", value_name = "A", default_values_t = [1e-4, 1e-3, 1e-2])]
+    /// L2 strengths to try (repeatable; linfa sums the loss over texts, so this is sklearn's 1/C); the best on the validation split wins.
+    #[arg(long = "alpha", value_name = "A", default_values_t = [1.0, 10.0, 100.0])]
     pub alphas: Vec<f64>,
     #[arg(long, default_value_t = 300)]
     pub max_iterations: u64,
@@ -50,6 +50,12 @@ pub struct Args {
     /// ONNX Runtime library (default: `[classifier] runtime`, ORT_DYLIB_PATH, then python3's onnxruntime).
     #[arg(long, value_name = "FILE")]
     pub runtime: Option<PathBuf>,
+    /// Feature sets to try: `embedding`, `embedding+lexicon` (repeatable; default both).
+    #[arg(long = "features", value_name = "SET", value_parser = ["embedding", "embedding+lexicon"], default_values_t = ["embedding".to_string(), "embedding+lexicon".to_string()])]
+    pub features: Vec<String>,
+    /// Do not score the candidates on the TweetEval val / VADER files under --data.
+    #[arg(long)]
+    pub no_report_sets: bool,
     /// Only fill the embedding cache.
     #[arg(long)]
     pub embed_only: bool,
@@ -100,6 +106,12 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
         alphas: args.alphas.clone(),
         max_iterations: args.max_iterations,
         extra,
+        lexicon_options: args
+            .features
+            .iter()
+            .map(|f| f == "embedding+lexicon")
+            .collect(),
+        report_sets: !args.no_report_sets,
         embed_only: args.embed_only,
         command: std::iter::once("pulse".to_string())
             .chain(std::env::args().skip(1))
@@ -130,13 +142,24 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
         "embeddings: {} new in {:.0}s, {} were cached",
         report.embedded, report.embed_seconds, report.cached
     );
-    for (alpha, corrected, mr) in &report.candidates {
-        println!("candidate alpha {alpha} prior-corrected {corrected}: val macro-recall {mr:.4}");
+    for c in &report.candidates {
+        println!(
+            "candidate lexicon-features {} alpha {} prior-corrected {}: val macro-recall {:.4}{}",
+            c.lexicon_features,
+            c.alpha,
+            c.prior_corrected,
+            c.val_macro_recall,
+            c.report
+                .iter()
+                .map(|(n, m)| format!(", {n} {m:.4}"))
+                .collect::<String>()
+        );
     }
     if let (Some(v), Some(path)) = (&report.validation, &report.head_path) {
         println!(
-            "head: {} (alpha {}, prior-corrected {}); validation macro-recall {:.4}, accuracy {:.4}, macro-F1 {:.4} on {} texts",
+            "head: {} (lexicon features {}, alpha {}, prior-corrected {}); validation macro-recall {:.4}, accuracy {:.4}, macro-F1 {:.4} on {} texts",
             path.display(),
+            report.lexicon_features,
             report.alpha,
             report.prior_corrected,
             v.macro_recall,

