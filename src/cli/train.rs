@@ -37,9 +37,9 @@ pub struct Args {
     #[arg(long)]
     pub include_labels: bool,
     /// L2 strengths to try (repeatable; linfa sums the loss over texts, so this is sklearn's 1/C); the best on the validation split wins.
-    #[arg(long = "alpha", value_name = "A", default_values_t = [1.0, 10.0, 100.0])]
+    #[arg(long = "alpha", value_name = "A", default_values_t = [10.0])]
     pub alphas: Vec<f64>,
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 100)]
     pub max_iterations: u64,
     /// Texts per encoder call.
     #[arg(long, default_value_t = 32)]
@@ -53,6 +53,16 @@ pub struct Args {
     /// Feature sets to try: `embedding`, `embedding+lexicon` (repeatable; default both).
     #[arg(long = "features", value_name = "SET", value_parser = ["embedding", "embedding+lexicon"], default_values_t = ["embedding".to_string(), "embedding+lexicon".to_string()])]
     pub features: Vec<String>,
+    /// Hidden sizes of one-hidden-layer MLP heads to try beside the logistic ones (repeatable;
+    /// `--mlp 0` for none).
+    #[arg(long = "mlp", value_name = "UNITS", default_values_t = [256usize])]
+    pub mlp: Vec<usize>,
+    /// MLP training epochs (the best epoch on the validation split is kept).
+    #[arg(long, default_value_t = 16)]
+    pub mlp_epochs: usize,
+    /// L2 penalty of the MLP weights.
+    #[arg(long, default_value_t = 1e-2)]
+    pub mlp_weight_decay: f32,
     /// Do not score the candidates on the TweetEval val / VADER files under --data.
     #[arg(long)]
     pub no_report_sets: bool,
@@ -112,6 +122,9 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
             .map(|f| f == "embedding+lexicon")
             .collect(),
         report_sets: !args.no_report_sets,
+        mlp_hidden: args.mlp.iter().copied().filter(|&u| u > 0).collect(),
+        mlp_epochs: args.mlp_epochs,
+        mlp_weight_decay: args.mlp_weight_decay,
         embed_only: args.embed_only,
         command: std::iter::once("pulse".to_string())
             .chain(std::env::args().skip(1))
@@ -144,7 +157,8 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
     );
     for c in &report.candidates {
         println!(
-            "candidate lexicon-features {} alpha {} prior-corrected {}: val macro-recall {:.4}{}",
+            "candidate {} lexicon-features {} alpha {} prior-corrected {}: val macro-recall {:.4}{}",
+            c.kind,
             c.lexicon_features,
             c.alpha,
             c.prior_corrected,
@@ -157,8 +171,9 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
     }
     if let (Some(v), Some(path)) = (&report.validation, &report.head_path) {
         println!(
-            "head: {} (lexicon features {}, alpha {}, prior-corrected {}); validation macro-recall {:.4}, accuracy {:.4}, macro-F1 {:.4} on {} texts",
+            "head: {} ({}, lexicon features {}, alpha {}, prior-corrected {}); validation macro-recall {:.4}, accuracy {:.4}, macro-F1 {:.4} on {} texts",
             path.display(),
+            report.kind,
             report.lexicon_features,
             report.alpha,
             report.prior_corrected,

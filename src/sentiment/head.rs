@@ -59,6 +59,16 @@ pub struct EncoderInfo {
     pub dim: usize,
 }
 
+/// The hidden layer of an `mlp` head: `relu(weights · features + bias)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hidden {
+    /// `[units][width]`.
+    pub weights: Vec<Vec<f32>>,
+    /// `[units]`.
+    pub bias: Vec<f32>,
+}
+
 /// `head.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,7 +82,10 @@ pub struct Head {
     /// features (see [`lexicon_features`]).
     #[serde(default)]
     pub lexicon_features: bool,
-    /// `[classes][dim (+ 4 with lexicon features)]`.
+    /// Hidden ReLU layer of an `mlp` head (absent for `logistic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<Hidden>,
+    /// `[classes][width]` for `logistic`, `[classes][hidden units]` for `mlp`.
     pub weights: Vec<Vec<f32>>,
     /// `[classes]`, prior correction included.
     pub bias: Vec<f32>,
@@ -113,8 +126,29 @@ impl Head {
                 self.format
             ));
         }
-        if self.kind != "logistic" {
-            return Err(format!("unknown head kind `{}`", self.kind));
+        match (self.kind.as_str(), &self.hidden) {
+            ("logistic", None) => {}
+            ("mlp", Some(h)) => {
+                if h.weights.is_empty() || h.weights.len() != h.bias.len() {
+                    return Err("hidden weights and bias must have one row per unit".into());
+                }
+                if h.weights.iter().any(|w| w.len() != self.width()) {
+                    return Err(format!(
+                        "every hidden weight row must have {} values",
+                        self.width()
+                    ));
+                }
+                if h.weights
+                    .iter()
+                    .flatten()
+                    .chain(&h.bias)
+                    .any(|v| !v.is_finite())
+                {
+                    return Err("weights must be finite".into());
+                }
+            }
+            ("mlp", None) => return Err("an `mlp` head needs `hidden`".into()),
+            (kind, _) => return Err(format!("unknown head kind `{kind}` (logistic or mlp)")),
         }
         let want: Vec<&str> = CLASSES.iter().map(|c| c.as_str()).collect();
         if self.classes != want {
@@ -152,7 +186,22 @@ impl Head {
     }
 
     /// Class probabilities for one feature vector ([`Head::width`] values).
-    pub fn probabilities(&self, embedding: &[f32]) -> [f32; 3] {
+    pub fn probabilities(&self, features: &[f32]) -> [f32; 3] {
+        let hidden: Vec<f32>;
+        let embedding = match &self.hidden {
+            None => features,
+            Some(h) => {
+                hidden = h
+                    .weights
+                    .iter()
+                    .zip(&h.bias)
+                    .map(|(w, b)| {
+                        (b + w.iter().zip(features).map(|(w, x)| w * x).sum::<f32>()).max(0.0)
+                    })
+                    .collect();
+                &hidden
+            }
+        };
         let mut z = [0f32; 3];
         for (k, zk) in z.iter_mut().enumerate() {
             *zk = self.bias[k]
@@ -361,6 +410,7 @@ mod tests {
                 dim: 2,
             },
             lexicon_features: false,
+            hidden: None,
             weights: vec![vec![-1.0, 0.0], vec![0.0, 1.0], vec![1.0, 0.0]],
             bias: vec![0.0, 0.0, 0.0],
             validation: Validation {

@@ -11,8 +11,8 @@
 use super::corpus::{self, CleaningReport, Sample};
 use super::eval::Confusion;
 use super::head::{
-    lexicon_features, sha256_file, EncoderInfo, Head, HeadClassifier, Validation, CLASSES, FORMAT,
-    HEAD_FILE, LEXICON_FEATURES,
+    lexicon_features, sha256_file, EncoderInfo, Head, HeadClassifier, Hidden, Validation, CLASSES,
+    FORMAT, HEAD_FILE, LEXICON_FEATURES,
 };
 use super::transformer::{Encoder, EngineOptions, TransformerError};
 use super::Classifier;
@@ -73,6 +73,11 @@ pub struct TrainOptions {
     pub extra: Vec<Sample>,
     /// Feature sets to try: `false` = embedding only, `true` = embedding + lexicon scores.
     pub lexicon_options: Vec<bool>,
+    /// Hidden sizes of one-hidden-layer MLP heads to try beside the logistic ones (empty = none).
+    pub mlp_hidden: Vec<usize>,
+    pub mlp_epochs: usize,
+    /// L2 penalty of the MLP weights (added to the mean cross-entropy).
+    pub mlp_weight_decay: f32,
     /// Also score every candidate on the TweetEval validation file and the VADER sets under `data`
     /// (reported in the model card; never used to choose).
     pub report_sets: bool,
@@ -98,6 +103,7 @@ pub struct TrainReport {
     pub alpha: f64,
     pub prior_corrected: bool,
     pub lexicon_features: bool,
+    pub kind: String,
     pub validation: Option<Validation>,
     pub head_path: Option<PathBuf>,
 }
@@ -105,6 +111,8 @@ pub struct TrainReport {
 /// One head tried during model selection, scored on cached embeddings.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Candidate {
+    /// `logistic` or `mlp-UNITS`.
+    pub kind: String,
     pub lexicon_features: bool,
     pub alpha: f64,
     pub prior_corrected: bool,
@@ -339,6 +347,7 @@ impl Scaler {
 }
 
 /// Weights `[3][dim]` and bias `[3]` in the embedding's own units.
+#[derive(Debug, Clone)]
 struct Linear {
     w: Vec<Vec<f64>>,
     b: Vec<f64>,
@@ -358,6 +367,220 @@ impl Linear {
             .collect();
         (0..3).fold(0, |b, i| if z[i] > z[b] { i } else { b })
     }
+}
+
+/// One hidden ReLU layer, in raw-feature units: `w1 [units][width]`, `w2 [3][units]`.
+#[derive(Debug, Clone)]
+struct Mlp {
+    w1: Vec<Vec<f64>>,
+    b1: Vec<f64>,
+    w2: Vec<Vec<f64>>,
+    b2: Vec<f64>,
+}
+
+/// A fitted head before it is written.
+#[derive(Debug, Clone)]
+enum Model {
+    Linear(Linear),
+    Mlp(Mlp),
+}
+
+impl Model {
+    fn predict(&self, x: &[f32]) -> usize {
+        match self {
+            Model::Linear(l) => l.predict(x),
+            Model::Mlp(m) => {
+                let h: Vec<f64> = m
+                    .w1
+                    .iter()
+                    .zip(&m.b1)
+                    .map(|(w, b)| {
+                        (b + w.iter().zip(x).map(|(w, v)| w * f64::from(*v)).sum::<f64>()).max(0.0)
+                    })
+                    .collect();
+                let z: Vec<f64> = (0..3)
+                    .map(|k| m.b2[k] + m.w2[k].iter().zip(&h).map(|(w, v)| w * v).sum::<f64>())
+                    .collect();
+                (0..3).fold(0, |b, i| if z[i] > z[b] { i } else { b })
+            }
+        }
+    }
+
+    /// The same model with `shift` subtracted from the output bias (prior correction).
+    fn shifted(&self, shift: &[f64]) -> Model {
+        match self {
+            Model::Linear(l) => Model::Linear(Linear {
+                w: l.w.clone(),
+                b: (0..3).map(|k| l.b[k] - shift[k]).collect(),
+            }),
+            Model::Mlp(m) => Model::Mlp(Mlp {
+                b2: (0..3).map(|k| m.b2[k] - shift[k]).collect(),
+                ..m.clone()
+            }),
+        }
+    }
+}
+
+struct MlpOptions {
+    hidden: usize,
+    epochs: usize,
+    seed: u64,
+    weight_decay: f32,
+}
+
+/// The network in z-scored units, as trained.
+struct ScaledMlp {
+    w1: Array2<f32>, // [width, units]
+    b1: Array1<f32>,
+    w2: Array2<f32>, // [units, 3]
+    b2: Array1<f32>,
+}
+
+impl ScaledMlp {
+    fn logits(&self, x: &Array2<f32>) -> Array2<f32> {
+        let mut h = x.dot(&self.w1) + &self.b1;
+        h.mapv_inplace(|v| v.max(0.0));
+        h.dot(&self.w2) + &self.b2
+    }
+
+    /// Folds the feature scaling into the first layer.
+    fn unscale(&self, scaler: &Scaler) -> Mlp {
+        let (width, units) = self.w1.dim();
+        let mut w1 = vec![vec![0f64; width]; units];
+        let mut b1: Vec<f64> = self.b1.iter().map(|v| f64::from(*v)).collect();
+        for (j, (row, b)) in w1.iter_mut().zip(b1.iter_mut()).enumerate() {
+            for (i, r) in row.iter_mut().enumerate() {
+                let w = f64::from(self.w1[[i, j]]);
+                *r = w / scaler.std[i];
+                *b -= w * scaler.mean[i] / scaler.std[i];
+            }
+        }
+        Mlp {
+            w1,
+            b1,
+            w2: (0..3)
+                .map(|k| (0..units).map(|j| f64::from(self.w2[[j, k]])).collect())
+                .collect(),
+            b2: self.b2.iter().map(|v| f64::from(*v)).collect(),
+        }
+    }
+}
+
+/// Trains a one-hidden-layer ReLU network with Adam on mini-batches of 128 (cross-entropy + L2),
+/// everything drawn from the seed; keeps the epoch with the best validation macro-recall.
+fn fit_mlp(
+    x: &Array2<f32>,
+    y: &[usize],
+    vx: &Array2<f32>,
+    vgold: &[Label],
+    o: &MlpOptions,
+) -> ScaledMlp {
+    use rand::{Rng, SeedableRng};
+    let (n, width) = x.dim();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(o.seed ^ 0x006d_6c70_6865_6164);
+    let mut init = |rows: usize, cols: usize| -> Array2<f32> {
+        let limit = (6.0 / (rows + cols) as f32).sqrt();
+        Array2::from_shape_fn((rows, cols), |_| rng.gen_range(-limit..limit))
+    };
+    let mut net = ScaledMlp {
+        w1: init(width, o.hidden),
+        b1: Array1::zeros(o.hidden),
+        w2: init(o.hidden, 3),
+        b2: Array1::zeros(3),
+    };
+    struct Adam {
+        m: Vec<f32>,
+        v: Vec<f32>,
+    }
+    let sizes = [width * o.hidden, o.hidden, o.hidden * 3, 3];
+    let mut adam: Vec<Adam> = sizes
+        .iter()
+        .map(|&s| Adam {
+            m: vec![0.0; s],
+            v: vec![0.0; s],
+        })
+        .collect();
+    let (lr, b1, b2, eps) = (1e-3f32, 0.9f32, 0.999f32, 1e-8f32);
+    let mut step = 0i32;
+    let batch = 128;
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut best: Option<(f64, ScaledMlp)> = None;
+    for epoch in 0..o.epochs {
+        corpus::shuffle(&mut order, o.seed.wrapping_add(epoch as u64));
+        for idx in order.chunks(batch) {
+            let xb = x.select(ndarray::Axis(0), idx);
+            let pre = xb.dot(&net.w1) + &net.b1;
+            let h = pre.mapv(|v| v.max(0.0));
+            let mut g = h.dot(&net.w2) + &net.b2;
+            let rows = idx.len() as f32;
+            for (mut row, &i) in g.rows_mut().into_iter().zip(idx) {
+                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                row.mapv_inplace(|v| (v - max).exp());
+                let sum = row.sum();
+                row.mapv_inplace(|v| v / sum);
+                row[y[i]] -= 1.0;
+                row.mapv_inplace(|v| v / rows);
+            }
+            let gw2 = h.t().dot(&g) + &(&net.w2 * o.weight_decay);
+            let gb2 = g.sum_axis(ndarray::Axis(0));
+            let mut gh = g.dot(&net.w2.t());
+            ndarray::Zip::from(&mut gh).and(&pre).for_each(|gv, &p| {
+                if p <= 0.0 {
+                    *gv = 0.0;
+                }
+            });
+            let gw1 = xb.t().dot(&gh) + &(&net.w1 * o.weight_decay);
+            let gb1 = gh.sum_axis(ndarray::Axis(0));
+            step += 1;
+            let c1 = 1.0 - b1.powi(step);
+            let c2 = 1.0 - b2.powi(step);
+            let params: [(&mut [f32], &[f32]); 4] = [
+                (
+                    net.w1.as_slice_mut().expect("standard layout"),
+                    gw1.as_slice().expect("standard layout"),
+                ),
+                (
+                    net.b1.as_slice_mut().expect("standard layout"),
+                    gb1.as_slice().expect("standard layout"),
+                ),
+                (
+                    net.w2.as_slice_mut().expect("standard layout"),
+                    gw2.as_slice().expect("standard layout"),
+                ),
+                (
+                    net.b2.as_slice_mut().expect("standard layout"),
+                    gb2.as_slice().expect("standard layout"),
+                ),
+            ];
+            for ((p, gr), st) in params.into_iter().zip(adam.iter_mut()) {
+                for i in 0..p.len() {
+                    st.m[i] = b1 * st.m[i] + (1.0 - b1) * gr[i];
+                    st.v[i] = b2 * st.v[i] + (1.0 - b2) * gr[i] * gr[i];
+                    p[i] -= lr * (st.m[i] / c1) / ((st.v[i] / c2).sqrt() + eps);
+                }
+            }
+        }
+        let logits = net.logits(vx);
+        let pred: Vec<Label> = logits
+            .rows()
+            .into_iter()
+            .map(|r| CLASSES[(0..3).fold(0, |b, i| if r[i] > r[b] { i } else { b })])
+            .collect();
+        let mr = confusion_of(vgold, &pred).macro_recall();
+        tracing::info!(epoch, macro_recall = mr, "mlp epoch");
+        if best.as_ref().is_none_or(|b| mr > b.0) {
+            best = Some((
+                mr,
+                ScaledMlp {
+                    w1: net.w1.clone(),
+                    b1: net.b1.clone(),
+                    w2: net.w2.clone(),
+                    b2: net.b2.clone(),
+                },
+            ));
+        }
+    }
+    best.map(|(_, m)| m).unwrap_or(net)
 }
 
 fn fit(
@@ -509,6 +732,7 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
         alpha: 0.0,
         prior_corrected: false,
         lexicon_features: false,
+        kind: String::new(),
         validation: None,
         head_path: None,
     };
@@ -562,32 +786,70 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
         .iter()
         .map(|&c| ((c.max(1)) as f64 / n).ln())
         .collect();
-    let macro_recall = |lin: &Linear, width: usize, rows: &[Vec<f32>], gold: &[Label]| -> f64 {
+    let macro_recall = |m: &Model, width: usize, rows: &[Vec<f32>], gold: &[Label]| -> f64 {
         let pred: Vec<Label> = rows
             .iter()
-            .map(|r| CLASSES[lin.predict(&r[..width])])
+            .map(|r| CLASSES[m.predict(&r[..width])])
             .collect();
         confusion_of(gold, &pred).macro_recall()
     };
 
-    let mut best: Option<(f64, Linear, Candidate)> = None;
+    let mut best: Option<(f64, Model, Candidate)> = None;
     for &lexicon in &opts.lexicon_options {
         let width = dim + if lexicon { LEXICON_FEATURES } else { 0 };
         let rows: Vec<&[f32]> = train_f.iter().map(|f| &f[..width]).collect();
         let x = matrix(&rows);
         let scaler = Scaler::fit(&x);
+        let mut fitted: Vec<(String, f64, Model)> = Vec::new();
         for &alpha in &opts.alphas {
             let t = Instant::now();
             let lin = fit(&x, &y, &scaler, alpha, opts.max_iterations)?;
+            tracing::info!(
+                lexicon,
+                alpha,
+                seconds = t.elapsed().as_secs_f64(),
+                "fitted logistic head"
+            );
+            fitted.push(("logistic".into(), alpha, Model::Linear(lin)));
+        }
+        if !opts.mlp_hidden.is_empty() {
+            let z = scaler.apply(&x).mapv(|v| v as f32);
+            let vrows: Vec<&[f32]> = val_f.iter().map(|f| &f[..width]).collect();
+            let vz = scaler.apply(&matrix(&vrows)).mapv(|v| v as f32);
+            for &units in &opts.mlp_hidden {
+                let t = Instant::now();
+                let mlp = fit_mlp(
+                    &z,
+                    y.as_slice().expect("contiguous"),
+                    &vz,
+                    &val_gold,
+                    &MlpOptions {
+                        hidden: units,
+                        epochs: opts.mlp_epochs,
+                        seed: opts.seed,
+                        weight_decay: opts.mlp_weight_decay,
+                    },
+                )
+                .unscale(&scaler);
+                tracing::info!(
+                    lexicon,
+                    units,
+                    seconds = t.elapsed().as_secs_f64(),
+                    "fitted mlp head"
+                );
+                fitted.push((
+                    format!("mlp-{units}"),
+                    f64::from(opts.mlp_weight_decay),
+                    Model::Mlp(mlp),
+                ));
+            }
+        }
+        for (kind, alpha, model) in fitted {
             for corrected in [false, true] {
-                let cand = Linear {
-                    w: lin.w.clone(),
-                    b: (0..3)
-                        .map(|k| lin.b[k] - if corrected { log_prior[k] } else { 0.0 })
-                        .collect(),
-                };
+                let cand = model.shifted(if corrected { &log_prior } else { &[0.0; 3] });
                 let mr = macro_recall(&cand, width, &val_f, &val_gold);
                 let c = Candidate {
+                    kind: kind.clone(),
                     lexicon_features: lexicon,
                     alpha,
                     prior_corrected: corrected,
@@ -599,7 +861,7 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
                         })
                         .collect(),
                 };
-                tracing::info!(lexicon, alpha, corrected, macro_recall = mr, report = ?c.report, seconds = t.elapsed().as_secs_f64(), "candidate head");
+                tracing::info!(kind = %kind, lexicon, alpha, corrected, macro_recall = mr, report = ?c.report, "candidate head");
                 report.candidates.push(c.clone());
                 if best.as_ref().is_none_or(|b| mr > b.0) {
                     best = Some((mr, cand, c));
@@ -607,17 +869,36 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
             }
         }
     }
-    let (_, lin, chosen) =
+    let (_, model, chosen) =
         best.ok_or_else(|| TrainError::Fit("no L2 strength or feature set given".into()))?;
     let alpha = chosen.alpha;
     let corrected = chosen.prior_corrected;
     report.alpha = alpha;
     report.prior_corrected = corrected;
     report.lexicon_features = chosen.lexicon_features;
+    report.kind = chosen.kind.clone();
 
+    let f32s = |v: &[f64]| -> Vec<f32> { v.iter().map(|x| *x as f32).collect() };
+    let (kind, hidden, weights, bias) = match &model {
+        Model::Linear(l) => (
+            "logistic",
+            None,
+            l.w.iter().map(|r| f32s(r)).collect(),
+            f32s(&l.b),
+        ),
+        Model::Mlp(m) => (
+            "mlp",
+            Some(Hidden {
+                weights: m.w1.iter().map(|r| f32s(r)).collect(),
+                bias: f32s(&m.b1),
+            }),
+            m.w2.iter().map(|r| f32s(r)).collect(),
+            f32s(&m.b2),
+        ),
+    };
     let mut head = Head {
         format: FORMAT,
-        kind: "logistic".into(),
+        kind: kind.into(),
         classes: CLASSES.iter().map(|c| c.as_str().to_string()).collect(),
         encoder: EncoderInfo {
             model_sha256: model_sha256.clone(),
@@ -625,12 +906,9 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
             dim,
         },
         lexicon_features: chosen.lexicon_features,
-        weights: lin
-            .w
-            .iter()
-            .map(|r| r.iter().map(|v| *v as f32).collect())
-            .collect(),
-        bias: lin.b.iter().map(|v| *v as f32).collect(),
+        hidden,
+        weights,
+        bias,
         validation: Validation {
             seed: opts.seed,
             texts: val.len(),
@@ -657,6 +935,7 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
         "alpha": alpha,
         "max_iterations": opts.max_iterations,
         "prior_corrected": corrected,
+        "kind": chosen.kind,
         "lexicon_features": chosen.lexicon_features,
         "train_texts": report.train_texts,
         "train_by_class": {"negative": report.train_by_class[0], "neutral": report.train_by_class[1], "positive": report.train_by_class[2]},
