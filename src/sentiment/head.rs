@@ -157,11 +157,9 @@ impl Head {
         if self.weights.len() != CLASSES.len() || self.bias.len() != CLASSES.len() {
             return Err("weights and bias must have one row per class".into());
         }
-        if self.weights.iter().any(|w| w.len() != self.width()) {
-            return Err(format!(
-                "every weight row must have {} values",
-                self.width()
-            ));
+        let inputs = self.hidden.as_ref().map_or(self.width(), |h| h.bias.len());
+        if self.weights.iter().any(|w| w.len() != inputs) {
+            return Err(format!("every weight row must have {inputs} values"));
         }
         if self
             .weights
@@ -451,6 +449,34 @@ mod tests {
         h.write(&path).unwrap();
         let e = Head::read(&path).unwrap_err().to_string();
         assert!(e.contains("2 values"), "{e}");
+        // an mlp head: hidden rows take the features, output rows take the hidden units
+        let mut m = head();
+        m.kind = "mlp".into();
+        m.hidden = Some(Hidden {
+            weights: vec![
+                vec![1.0, 0.0],
+                vec![-1.0, 0.0],
+                vec![0.0, 1.0],
+                vec![0.0, 0.0],
+            ],
+            bias: vec![0.0; 4],
+        });
+        m.weights = vec![
+            vec![0.0, 1.0, 0.0, 0.0],
+            vec![0.0, 0.0, 1.0, 0.0],
+            vec![1.0, 0.0, 0.0, 0.0],
+        ];
+        m.write(&path).unwrap();
+        let m = Head::read(&path).unwrap();
+        assert_eq!(m.sentiment(&[2.0, 0.0]).label, Label::Positive);
+        assert_eq!(m.sentiment(&[-2.0, 0.0]).label, Label::Negative);
+        assert_eq!(m.sentiment(&[0.0, 2.0]).label, Label::Neutral);
+        let mut bad = m.clone();
+        bad.weights[0].pop();
+        bad.write(&path).unwrap();
+        let e = Head::read(&path).unwrap_err().to_string();
+        assert!(e.contains("4 values"), "{e}");
+
         let mut h = head();
         h.classes.swap(0, 2);
         h.write(&path).unwrap();
