@@ -14,8 +14,6 @@ use std::collections::BTreeMap;
 /// Share of positive / negative mentions in the stationary regime.
 const BASE_POS: f64 = 0.4;
 const BASE_NEG: f64 = 0.2;
-/// Evaluation step, like a daemon with `detect.every = 15m`.
-const STEP: i64 = 900;
 const T0: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
 /// One row of the benchmark table.
@@ -111,10 +109,12 @@ fn params(cfg: &DetectConfig) -> ProductParams {
         window: cfg.window,
         baseline: cfg.baseline,
         launch: None,
+        shift_span: cfg.shift_span,
     }
 }
 
-/// Run the detector over `hours` from hour `from` on, every [`STEP`], calling `on` with each
+/// Run the detector over `hours` from hour `from` on, every `detect.every` (as the daemon
+/// does; at least a minute, at most an hour), calling `on` with each
 /// transition and the time (seconds since the start of hour `from`).
 fn replay(
     cfg: &DetectConfig,
@@ -127,9 +127,14 @@ fn replay(
     let lookback = p.lookback_hours() as usize;
     let mut tracker = Tracker::default();
     let full: Vec<BucketCounts> = hours.iter().map(|h| counts(h, 3600)).collect();
+    let step = cfg.every.as_secs().clamp(60, 3600) as u32;
+    let offsets: Vec<u32> = (1..)
+        .map(|q| q * step)
+        .take_while(|o| *o < 3600)
+        .chain([3600])
+        .collect();
     for h in from..hours.len() {
-        for q in 1..=(3600 / STEP) {
-            let off = (q * STEP) as u32;
+        for &off in &offsets {
             let lo = h.saturating_sub(lookback);
             let mut buckets: Vec<BucketCounts> = full[lo..h].to_vec();
             if off < 3600 {
