@@ -409,8 +409,7 @@ impl Config {
         let detect: DetectConfig = p.section(&table, "detect").unwrap_or_default();
         let api: ApiConfig = p.section(&table, "api").unwrap_or_default();
         let http: HttpConfig = p.section(&table, "http").unwrap_or_default();
-        let health: crate::health::HealthConfig =
-            p.section(&table, "health").unwrap_or_default();
+        let health: crate::health::HealthConfig = p.section(&table, "health").unwrap_or_default();
         let products: Vec<ProductConfig> = p.array(&table, "products");
         let routes: Vec<RouteConfig> = p.array(&table, "routes");
         let sources = p.sources(&table);

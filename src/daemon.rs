@@ -614,6 +614,7 @@ fn spawn_extensions(
     if let Err(e) = crate::alert::engine::spawn(config, store, metrics, tracker, shutdown) {
         tracing::error!(error = %e, "alert engine not started: detection and alerts are off");
     }
+    crate::heartbeat::spawn(config, tracker, shutdown);
     if let Some(keep) = config.store.keep_mentions {
         let store = store.clone();
         let shutdown = shutdown.clone();

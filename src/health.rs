@@ -172,10 +172,7 @@ impl HealthConfig {
         if let Some(u) = &self.heartbeat_url {
             match url::Url::parse(u.expose()) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                _ => out.push((
-                    "heartbeat_url".into(),
-                    format!("{u} is not an http(s) URL"),
-                )),
+                _ => out.push(("heartbeat_url".into(), format!("{u} is not an http(s) URL"))),
             }
         }
         if self.heartbeat_interval < Duration::from_secs(1) {
@@ -222,11 +219,9 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "mib" => 1024.0 * 1024.0,
         "gib" => 1024.0 * 1024.0 * 1024.0,
         "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        other => {
-            return Err(format!(
-                "unknown size unit `{other}` in `{text}`: use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
-            ))
-        }
+        other => return Err(format!(
+            "unknown size unit `{other}` in `{text}`: use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
+        )),
     };
     Ok((n * mult).round() as u64)
 }
@@ -706,13 +701,7 @@ pub fn check_config(
         .map(|s| (s.name.clone(), s.interval))
         .collect();
     let channels: Vec<String> = config.channels.iter().map(|c| c.name.clone()).collect();
-    check_all(
-        store,
-        &sources,
-        &channels,
-        &config.health.thresholds(),
-        now,
-    )
+    check_all(store, &sources, &channels, &config.health.thresholds(), now)
 }
 
 #[cfg(test)]

@@ -197,4 +197,3 @@ pub fn status(store: &Store, config: &Config) -> Result<StatusReport, StoreError
         sources,
     })
 }
-

@@ -295,7 +295,10 @@ mod tests {
             "http://127.0.0.1:7878/products/ACME%20Phone"
         );
         assert_eq!(a["labels"]["alertname"], "sentiment_shift");
-        assert!(a["labels"].get("aspect").is_none(), "empty labels are left out");
+        assert!(
+            a["labels"].get("aspect").is_none(),
+            "empty labels are left out"
+        );
         assert_eq!(a["annotations"]["mentions"], "142");
         let resolved = AlertTimes {
             resolved_at: Some(now),

@@ -1263,11 +1263,8 @@ impl AlertEngine {
     fn times_of(&self, e: &OutboxEntry, now: DateTime<Utc>) -> Result<AlertTimes, AlertError> {
         let a = self.load_alert(&e.alert_id)?;
         let starts_at = a.as_ref().map(|a| a.starts_at).unwrap_or(e.message.at);
-        let resolved_at = (e.kind == MessageKind::Resolved).then(|| {
-            a.as_ref()
-                .and_then(|a| a.ends_at)
-                .unwrap_or(e.message.at)
-        });
+        let resolved_at = (e.kind == MessageKind::Resolved)
+            .then(|| a.as_ref().and_then(|a| a.ends_at).unwrap_or(e.message.at));
         Ok(AlertTimes {
             starts_at,
             resolved_at,
@@ -1291,8 +1288,7 @@ impl AlertEngine {
         if am.is_empty() {
             return Ok(0);
         }
-        let resolved_window =
-            ChronoDuration::from_std(RESEND_RESOLVED_FOR).unwrap_or_default();
+        let resolved_window = ChronoDuration::from_std(RESEND_RESOLVED_FOR).unwrap_or_default();
         let mut sent = 0;
         for a in list_alerts(&self.db)? {
             let active = a.status == AlertStatus::Firing;

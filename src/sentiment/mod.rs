@@ -145,19 +145,20 @@ pub fn build_reporting(
 ) -> Result<(Arc<dyn Classifier>, Option<String>), SentimentError> {
     match config.kind {
         ClassifierKind::Lexicon => Ok((Arc::new(lexicon::Lexicon::new(config)), None)),
-        ClassifierKind::Transformer => match transformer::TransformerClassifier::from_config(config)
-        {
-            Ok(c) => Ok((Arc::new(c) as Arc<dyn Classifier>, None)),
-            Err(e) => match config.fallback {
-                Some(ClassifierKind::Lexicon) => {
-                    tracing::error!(error = %e, "transformer classifier failed to load; falling back to the lexicon classifier");
-                    Ok((
-                        Arc::new(lexicon::Lexicon::new(config)) as Arc<dyn Classifier>,
-                        Some(e.to_string()),
-                    ))
-                }
-                _ => Err(e),
-            },
-        },
+        ClassifierKind::Transformer => {
+            match transformer::TransformerClassifier::from_config(config) {
+                Ok(c) => Ok((Arc::new(c) as Arc<dyn Classifier>, None)),
+                Err(e) => match config.fallback {
+                    Some(ClassifierKind::Lexicon) => {
+                        tracing::error!(error = %e, "transformer classifier failed to load; falling back to the lexicon classifier");
+                        Ok((
+                            Arc::new(lexicon::Lexicon::new(config)) as Arc<dyn Classifier>,
+                            Some(e.to_string()),
+                        ))
+                    }
+                    _ => Err(e),
+                },
+            }
+        }
     }
 }
