@@ -219,9 +219,11 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "mib" => 1024.0 * 1024.0,
         "gib" => 1024.0 * 1024.0 * 1024.0,
         "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "unknown size unit `{other}` in `{text}`: use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
-        )),
+        ))
+        }
     };
     Ok((n * mult).round() as u64)
 }
