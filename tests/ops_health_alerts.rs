@@ -298,3 +298,37 @@ async fn a_failing_channel_alone_on_its_route_is_reported_through_every_other_ch
     failing_channel_run(&["it"], "/ops", "/it").await;
     failing_channel_run(&["it"], "/mkt", "/it").await;
 }
+
+#[test]
+fn health_config_problems_are_reported_with_their_keys_and_lines() {
+    let text = "[[products]]\nname = \"Widget\"\n\n[health]\nsource_failing_for = \"5s\"\nheartbeat_url = \"ftp://hc.example/ping\"\n";
+    let err = Config::parse(text, Path::new("test.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("2 problem(s)"), "{err}");
+    assert!(
+        err.contains("line 5: `health.source_failing_for`: must be at least 1m"),
+        "{err}"
+    );
+    assert!(err.contains("line 6: `health.heartbeat_url`"), "{err}");
+    let err = Config::parse(
+        "[[products]]\nname = \"Widget\"\n[health]\nstore_max_bytes = \"12 parsecs\"\n",
+        Path::new("test.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("line 4: `health.store_max_bytes`: unknown size unit `parsecs`"),
+        "{err}"
+    );
+    let err = Config::parse(
+        "[[products]]\nname = \"Widget\"\n[health]\nheartbeat = \"x\"\n",
+        Path::new("test.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("`health.heartbeat`: unknown field"), "{err}");
+    let ok = parse("[[products]]\nname = \"Widget\"\n[health]\nstore_max_bytes = \"20GiB\"\nheartbeat_url = \"https://hc-ping.com/uuid\"\nheartbeat_method = \"post\"\n");
+    assert_eq!(ok.health.store_max_bytes, Some(20 << 30));
+    assert_eq!(ok.health.source_failing_for.as_secs(), 3600, "default 1h");
+}
