@@ -63,7 +63,7 @@ fn a_classifier_that_failed_to_load_is_a_health_finding_of_the_daemon() {
          [classifier]\ntype = \"transformer\"\nmodel = \"models/not-downloaded\"\nfallback = \"lexicon\"\n\
          [api]\nlisten = \"127.0.0.1:0\"\n",
     );
-    let child = env.spawn(&["run"]);
+    let mut child = env.spawn(&["run"]);
     let status = common::wait_for(
         std::time::Duration::from_secs(30),
         "the daemon answers status",
@@ -74,6 +74,7 @@ fn a_classifier_that_failed_to_load_is_a_health_finding_of_the_daemon() {
         },
     );
     common::sigterm(&child);
+    assert!(child.wait().unwrap().success());
     let health = status["health"].as_array().unwrap();
     let f: Vec<_> = health
         .iter()
