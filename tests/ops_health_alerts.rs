@@ -332,3 +332,91 @@ fn health_config_problems_are_reported_with_their_keys_and_lines() {
     assert_eq!(ok.health.store_max_bytes, Some(20 << 30));
     assert_eq!(ok.health.source_failing_for.as_secs(), 3600, "default 1h");
 }
+
+/// The same through the real daemon: its engine clock runs 2 h ahead
+/// (`PULSE_ALERT_CLOCK_OFFSET`), so the source's first failed poll is already "2 h old".
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_reports_a_failing_source_to_it_once_and_its_recovery_once() {
+    let server = MockServer::start().await;
+    accept(&server, "/it").await;
+    accept(&server, "/mkt").await;
+    Mock::given(method("GET"))
+        .and(path("/feed.xml"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("maintenance"))
+        .mount(&server)
+        .await;
+    let base = server.uri();
+    let dir = tempfile::tempdir().unwrap();
+    let route_fast = |dept: &str, ch: &str| {
+        format!(
+            "[[routes]]\ndepartment = \"{dept}\"\nchannels = [\"{ch}\"]\ngroup_wait = \"1s\"\ngroup_interval = \"1s\"\nrepeat_interval = \"12h\"\n\n"
+        )
+    };
+    let config = format!(
+        "[store]\npath = \"data/pulse.db\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n[http]\nmax_retries = 0\ntimeout = \"2s\"\n\n\
+         [health]\ncheck_every = \"1s\"\n\n[[products]]\nname = \"Widget\"\n\n\
+         [[sources]]\ntype = \"rss\"\nname = \"news\"\ninterval = \"10s\"\nurl = \"{base}/feed.xml\"\n\n{}{}{}{}",
+        webhook("it", &base, "/it"),
+        webhook("mkt", &base, "/mkt"),
+        route_fast("marketing", "mkt"),
+        route_fast("it", "it"),
+    );
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pulse"))
+        .current_dir(dir.path())
+        .env_remove("PULSE_CONFIG")
+        .env("RUST_LOG", "info")
+        .env("PULSE_ALERT_CLOCK_OFFSET", "2h")
+        .args(["--config", "config.toml", "run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let wait = |route: &'static str, kind: &'static str| {
+        let server = &server;
+        async move {
+            let start = std::time::Instant::now();
+            loop {
+                let got = bodies(server, route).await;
+                if got.iter().any(|b| b["type"] == kind) {
+                    return got;
+                }
+                assert!(
+                    start.elapsed() < std::time::Duration::from_secs(40),
+                    "no {kind} on {route}: {got:#?}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let it = wait("/it", "pulse_health.firing").await;
+    assert_eq!(it.len(), 1, "{it:#?}");
+    assert_eq!(it[0]["data"]["health"]["check"], "source_failing");
+    assert_eq!(it[0]["data"]["health"]["subject"], "news");
+
+    // Recovery: the feed answers again; the next poll succeeds and the alert resolves.
+    server.reset().await;
+    accept(&server, "/it").await;
+    accept(&server, "/mkt").await;
+    Mock::given(method("GET"))
+        .and(path("/feed.xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/rss+xml")
+                .set_body_string(FEED),
+        )
+        .mount(&server)
+        .await;
+    let it = wait("/it", "pulse_health.resolved").await;
+    // A few more health passes: nothing new.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let it_after = bodies(&server, "/it").await;
+    assert_eq!(it_after.len(), 1, "{it_after:#?}");
+    assert_eq!(it[0]["data"]["health"]["subject"], "news");
+    assert!(bodies(&server, "/mkt").await.is_empty());
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    assert!(child.wait().unwrap().success());
+}
