@@ -226,7 +226,10 @@ async fn failing_channel_run(it_route: &[&str], reported_on: &str, silent: &str)
     let cfg = channel_failure_config(&server.uri(), it_route);
     let db = sled::open(dir.path().join("db")).unwrap();
     // A real outage in the history gives IT an alert to deliver (and fail to).
-    let mut engine = AlertEngine::with_data(&cfg, db, Arc::new(history(100, Some(72)))).unwrap();
+    let metrics = pulse::metrics::Metrics::new();
+    let mut engine = AlertEngine::with_data(&cfg, db, Arc::new(history(100, Some(72))))
+        .unwrap()
+        .with_metrics(metrics.clone());
     engine.options.retry_base = std::time::Duration::from_secs(60);
     engine.options.retry_max = std::time::Duration::from_secs(120);
     engine.tick(hours(60)).await.unwrap();
@@ -285,6 +288,21 @@ async fn failing_channel_run(it_route: &[&str], reported_on: &str, silent: &str)
     let resolved = of_type(&got, "pulse_health.resolved");
     assert_eq!(resolved.len(), 1, "{got:#?}");
     assert_eq!(resolved[0]["data"]["health"]["subject"], "it");
+
+    // Product alerts and failed attempts are counted too.
+    let store = Store::open(&dir.path().join("metrics-store")).unwrap();
+    let text = metrics.render(&store, &cfg, now).unwrap();
+    assert!(
+        text.contains("pulse_alerts_raised_total{product=\"Widget\",signal=\"aspect_spike\",severity=\"critical\"} 1"),
+        "{text}"
+    );
+    let retries = text
+        .lines()
+        .find(|l| l.starts_with("pulse_alert_deliveries_total{channel=\"it\",outcome=\"retry\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(retries >= 3.0, "{text}");
 }
 
 #[tokio::test]
