@@ -813,11 +813,6 @@ mod tests {
         assert_eq!(f.severity, Severity::Critical);
         assert!(disk_space(Path::new("/definitely/missing/dir/pulse.db")).is_some());
     }
-}
-
-#[cfg(test)]
-mod more_tests {
-    use super::*;
 
     #[test]
     fn sizes_parse() {
