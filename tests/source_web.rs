@@ -2,12 +2,12 @@
 //! relative links, time formats, `next` paging, conditional GET and seen-id cursors, and a
 //! warning (not silence) when a selector stops matching.
 
-#[path = "common/sources_b.rs"]
-mod helpers;
+#[path = "common/sources.rs"]
+mod sources;
 
-use helpers::*;
 use pulse::sources::web::{Web, WebConfig};
 use pulse::sources::{FetchError, PollContext, Source, SourceError};
+use sources::*;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -249,7 +249,7 @@ async fn restart_revalidates_and_reports_only_new_items() {
         .await;
     let first = source(&server).poll(&one_page(widgetron())).await.unwrap();
     assert_eq!(first.mentions.len(), 3);
-    let cursors = saved(&first.cursors);
+    let cursors = saved(&first);
     let mut c = ctx("forum", widgetron(), cursors.clone());
     c.max_pages = 1;
     let second = source(&server).poll(&c).await.unwrap();
@@ -270,11 +270,7 @@ async fn restart_revalidates_and_reports_only_new_items() {
     let third = source(&server).poll(&c).await.unwrap();
     let texts: Vec<&str> = third.mentions.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, ["Widgetron 1.0 is out with a stable API."]);
-    assert!(saved(&third.cursors)
-        .values()
-        .next()
-        .unwrap()
-        .contains("v2"));
+    assert!(saved(&third).values().next().unwrap().contains("v2"));
 }
 
 #[tokio::test]

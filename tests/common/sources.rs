@@ -1,24 +1,30 @@
-//! Shared helpers for the source tests: a fast, polite-but-impatient HTTP client, products,
-//! a `PollContext` built the way the pipeline builds it, fixtures and gzip bodies.
+//! Shared set-up for the source tests (`tests/source_*.rs`): a polite HTTP client tuned to
+//! fail fast, products, a `PollContext` built the way the pipeline builds it, fixtures and
+//! gzip bodies.
 #![allow(dead_code)]
 
 use chrono::{DateTime, TimeZone, Utc};
 use pulse::config::{HttpConfig, ProductConfig};
 use pulse::matcher::Matcher;
-use pulse::sources::{HttpClient, PollContext};
+use pulse::sources::{HttpClient, PollContext, PollOutput};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Small timeout and body cap, one quick retry, no real per-host throttling.
+/// Largest body the test client accepts; the oversized tests send more.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Request timeout; the timeout tests delay their answers by 2 s or more.
+pub const TIMEOUT: Duration = Duration::from_millis(700);
+
+/// Short timeout, small body cap, one quick retry, no real per-host throttling.
 pub fn http_config() -> HttpConfig {
     HttpConfig {
-        user_agent: "pulse-test/0.0 (+tests)".into(),
-        timeout: Duration::from_millis(700),
-        max_body_bytes: 64 * 1024,
-        per_host_rps: 200,
+        user_agent: "pulse-test/0.0 (+https://example.invalid/tests)".into(),
+        timeout: TIMEOUT,
+        max_body_bytes: MAX_BODY,
+        per_host_rps: 1000,
         max_retries: 1,
         max_retry_wait: Duration::from_secs(2),
     }
@@ -29,10 +35,15 @@ pub fn http() -> HttpClient {
 }
 
 pub fn product(name: &str, aliases: &[&str]) -> ProductConfig {
+    product_excluding(name, aliases, &[])
+}
+
+/// A product whose mentions are dropped when they contain one of `exclude`.
+pub fn product_excluding(name: &str, aliases: &[&str], exclude: &[&str]) -> ProductConfig {
     ProductConfig {
         name: name.into(),
         aliases: aliases.iter().map(|s| s.to_string()).collect(),
-        exclude: Vec::new(),
+        exclude: exclude.iter().map(|s| s.to_string()).collect(),
         launch: None,
         window: None,
         baseline: None,
@@ -44,6 +55,8 @@ pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 5, 1, 13, 5, 0).unwrap()
 }
 
+/// A poll context for `source` over `products` at [`now`], with the cursors a previous
+/// poll saved.
 pub fn ctx(
     source: &str,
     products: Vec<ProductConfig>,
@@ -61,9 +74,10 @@ pub fn ctx(
     }
 }
 
-/// The cursors of one poll as the pipeline would store them (later values win).
-pub fn saved(cursors: &[(String, String)]) -> HashMap<String, String> {
-    cursors.iter().cloned().collect()
+/// The cursors a poll returned, as the store would hand them to the next poll (later
+/// values win).
+pub fn saved(out: &PollOutput) -> HashMap<String, String> {
+    out.cursors.iter().cloned().collect()
 }
 
 pub fn fixture_path(rel: &str) -> PathBuf {
@@ -72,6 +86,7 @@ pub fn fixture_path(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// A fixture file under `tests/fixtures/` (`<area>/<name>`).
 pub fn fixture(rel: &str) -> String {
     std::fs::read_to_string(fixture_path(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
 }
@@ -82,8 +97,8 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
-/// A JSON array/object padded past the test client's 64 KiB body cap.
+/// A JSON object padded past the test client's body cap ([`MAX_BODY`]).
 pub fn oversized_json() -> String {
-    let filler = "x".repeat(100 * 1024);
+    let filler = "x".repeat(MAX_BODY + 36 * 1024);
     format!("{{\"items\":[],\"padding\":\"{filler}\"}}")
 }
