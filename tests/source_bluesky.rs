@@ -9,7 +9,7 @@ use pulse::sources::bluesky::{Bluesky, BlueskyConfig};
 use pulse::sources::{FetchError, Source, SourceError};
 use sources::*;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{body_json, header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -325,12 +325,8 @@ async fn rate_limit_429_with_retry_after_is_honoured() {
         .expect(1)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&server)
-        .poll(&ctx("bsky", widgetron(), HashMap::new()))
-        .await
-        .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let out =
+        poll_after_retry_after(&source(&server), &ctx("bsky", widgetron(), HashMap::new())).await;
     assert_eq!(out.mentions.len(), 1);
 }
 
@@ -391,14 +387,7 @@ async fn timeout_fails_the_poll() {
         )
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("bsky", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(&source(&server), &ctx("bsky", widgetron(), HashMap::new())).await;
 }
 
 #[tokio::test]
@@ -429,14 +418,8 @@ async fn oversized_body_is_refused() {
         .respond_with(json(200, &oversized_json()))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("bsky", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(&source(&server), &ctx("bsky", widgetron(), HashMap::new()))
+        .await;
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use pulse::sources::github::{Github, GithubConfig};
 use pulse::sources::{FetchError, Source, SourceError};
 use sources::*;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -242,12 +242,11 @@ async fn rate_limit_429_with_retry_after_is_honoured() {
         .expect(1)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&server, false)
-        .poll(&ctx("gh", widgetron(), HashMap::new()))
-        .await
-        .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let out = poll_after_retry_after(
+        &source(&server, false),
+        &ctx("gh", widgetron(), HashMap::new()),
+    )
+    .await;
     assert_eq!(out.mentions.len(), 1);
 }
 
@@ -397,14 +396,11 @@ async fn timeout_fails_the_poll() {
         .respond_with(ok(&fixture("github/search_page2.json")).set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
-    let err = source(&server, false)
-        .poll(&ctx("gh", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(
+        &source(&server, false),
+        &ctx("gh", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -433,14 +429,11 @@ async fn oversized_body_is_refused() {
         .respond_with(ok(&oversized_json()))
         .mount(&server)
         .await;
-    let err = source(&server, false)
-        .poll(&ctx("gh", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(
+        &source(&server, false),
+        &ctx("gh", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -6,7 +6,10 @@ mod sources;
 use chrono::{TimeZone, Utc};
 use pulse::sources::hackernews::{HackerNews, HackerNewsConfig};
 use pulse::sources::{FetchError, Source, SourceError};
-use sources::{ctx, fixture, oversized_json, product, saved};
+use sources::{
+    assert_poll_refuses_oversized, assert_poll_times_out, ctx, fixture, oversized_json,
+    poll_after_retry_after, product, saved,
+};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
@@ -210,15 +213,8 @@ async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
         .with_priority(2)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&server)
-        .poll(&ctx("hn", widgetron(), HashMap::new()))
-        .await
-        .unwrap();
-    assert!(
-        started.elapsed() >= Duration::from_millis(950),
-        "Retry-After: 1 was not honoured"
-    );
+    let out =
+        poll_after_retry_after(&source(&server), &ctx("hn", widgetron(), HashMap::new())).await;
     assert_eq!(out.mentions.len(), 2);
 }
 
@@ -253,14 +249,7 @@ async fn timeout_is_an_error() {
         .respond_with(json(fixture("hackernews/page0.json")).set_delay(Duration::from_secs(2)))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("hn", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(&source(&server), &ctx("hn", widgetron(), HashMap::new())).await;
 }
 
 #[tokio::test]
@@ -287,14 +276,7 @@ async fn oversized_body_is_refused() {
         .respond_with(json(oversized_json()))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("hn", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(&source(&server), &ctx("hn", widgetron(), HashMap::new())).await;
 }
 
 #[tokio::test]

@@ -7,9 +7,12 @@ mod sources;
 use chrono::{TimeZone, Utc};
 use pulse::sources::mastodon::{Mastodon, MastodonConfig};
 use pulse::sources::{FetchError, Source, SourceError};
-use sources::{ctx, fixture, oversized_json, product_excluding, saved};
+use sources::{
+    assert_poll_refuses_oversized, assert_poll_times_out, ctx, fixture, oversized_json,
+    poll_after_retry_after, product_excluding, saved,
+};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -322,12 +325,11 @@ async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
         .with_priority(2)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&[&server], "")
-        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
-        .await
-        .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let out = poll_after_retry_after(
+        &source(&[&server], ""),
+        &ctx("mastodon", widgetron(), HashMap::new()),
+    )
+    .await;
     assert_eq!(out.mentions.len(), 2);
 }
 
@@ -361,14 +363,11 @@ async fn timeout_is_an_error() {
         )
         .mount(&server)
         .await;
-    let err = source(&[&server], "")
-        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(
+        &source(&[&server], ""),
+        &ctx("mastodon", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -392,14 +391,11 @@ async fn oversized_body_is_refused() {
         .respond_with(json(oversized_json()))
         .mount(&server)
         .await;
-    let err = source(&[&server], "")
-        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(
+        &source(&[&server], ""),
+        &ctx("mastodon", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 /// The README example, through the real config loader.

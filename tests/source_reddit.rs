@@ -7,9 +7,12 @@ mod sources;
 use chrono::{TimeZone, Utc};
 use pulse::sources::reddit::{Reddit, RedditConfig};
 use pulse::sources::{FetchError, Source, SourceError};
-use sources::{ctx, fixture, oversized_json, product, saved};
+use sources::{
+    assert_poll_refuses_oversized, assert_poll_times_out, ctx, fixture, oversized_json,
+    poll_after_retry_after, product, saved,
+};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{
     basic_auth, body_string, header, method, path, query_param, query_param_is_missing,
 };
@@ -261,12 +264,11 @@ async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
         .with_priority(2)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&server)
-        .poll(&ctx("reddit", widgetron(), HashMap::new()))
-        .await
-        .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let out = poll_after_retry_after(
+        &source(&server),
+        &ctx("reddit", widgetron(), HashMap::new()),
+    )
+    .await;
     assert_eq!(out.mentions.len(), 2);
 }
 
@@ -323,14 +325,11 @@ async fn timeout_is_an_error() {
         .respond_with(listing("search_page1.json").set_delay(Duration::from_secs(2)))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("reddit", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(
+        &source(&server),
+        &ctx("reddit", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -356,14 +355,11 @@ async fn oversized_body_is_refused() {
         .respond_with(json(oversized_json()))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("reddit", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(
+        &source(&server),
+        &ctx("reddit", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use pulse::sources::stackexchange::{StackExchange, StackExchangeConfig};
 use pulse::sources::{FetchError, Source, SourceError};
 use sources::*;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -282,12 +282,8 @@ async fn rate_limit_429_with_retry_after_is_honoured() {
         .expect(1)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&server)
-        .poll(&ctx("so", widgetron(), HashMap::new()))
-        .await
-        .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let out =
+        poll_after_retry_after(&source(&server), &ctx("so", widgetron(), HashMap::new())).await;
     assert_eq!(out.mentions.len(), 1);
 }
 
@@ -345,14 +341,7 @@ async fn timeout_fails_the_poll() {
         )
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("so", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(&source(&server), &ctx("so", widgetron(), HashMap::new())).await;
 }
 
 #[tokio::test]
@@ -382,14 +371,7 @@ async fn oversized_body_is_refused_after_decompression() {
         .respond_with(gz(200, &oversized_json()))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("so", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(&source(&server), &ctx("so", widgetron(), HashMap::new())).await;
 }
 
 #[tokio::test]

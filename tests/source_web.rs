@@ -9,7 +9,7 @@ use pulse::sources::web::{Web, WebConfig};
 use pulse::sources::{FetchError, PollContext, Source, SourceError};
 use sources::*;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -289,9 +289,7 @@ async fn rate_limit_429_with_retry_after_is_honoured() {
         .expect(1)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&server).poll(&one_page(widgetron())).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let out = poll_after_retry_after(&source(&server), &one_page(widgetron())).await;
     assert_eq!(out.mentions.len(), 3);
 }
 
@@ -322,14 +320,7 @@ async fn timeout_fails_the_poll() {
         .respond_with(html(&fixture("web/forum_search.html")).set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&one_page(widgetron()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(&source(&server), &one_page(widgetron())).await;
 }
 
 #[tokio::test]
@@ -379,14 +370,7 @@ async fn oversized_page_is_refused() {
         .respond_with(html(&big))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&one_page(widgetron()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(&source(&server), &one_page(widgetron())).await;
 }
 
 #[tokio::test]
