@@ -3,7 +3,7 @@
 //! minute without a token, 30 with one) and GitHub bans clients that retry while limited,
 //! so every rate-limit answer pauses the whole source until GitHub says it may resume.
 
-use super::pause::{Pause, Stop};
+use super::pause::{Pause, Stop, Tally};
 use super::text::html_to_text;
 use super::{FetchError, PollContext, PollOutput, Source, SourceError};
 use crate::config::Secret;
@@ -311,9 +311,9 @@ impl Source for Github {
         }
         let mut out = PollOutput::default();
         let queries = queries(ctx);
-        let (mut attempted, mut failed, mut last_err) = (0, 0, None);
+        let mut tally = Tally::default();
         for (i, query) in queries.iter().enumerate() {
-            attempted += 1;
+            tally.attempt();
             match self.poll_scope(ctx, query, &mut out).await {
                 Ok(cursor) => {
                     if let Some(c) = cursor {
@@ -327,29 +327,19 @@ impl Source for Github {
                 Err(Stop::Failed(e)) => {
                     tracing::warn!(source = %ctx.source, query = %query, error = %e, "github search failed");
                     out.errors.push(format!("{query}: {e}"));
-                    failed += 1;
-                    last_err = Some(e);
+                    tally.fail(e);
                 }
                 Err(Stop::Pause { until, why, error }) => {
                     tracing::warn!(source = %ctx.source, query = %query, until = %until, reason = %why, "github asked us to pause");
                     let left = queries.len() - i - 1;
                     if let Some(e) = self.pause.start(&mut out, query, left, until, &why, error) {
-                        failed += 1;
-                        last_err = Some(e);
+                        tally.fail(e);
                     }
                     break;
                 }
             }
         }
-        if failed > 0 && failed == attempted {
-            if let Some(e) = last_err {
-                return Err(e);
-            }
-        }
-        // A post found under two names (or on two pages) is reported once.
-        let mut ids = std::collections::HashSet::new();
-        out.mentions.retain(|m| ids.insert(m.id.clone()));
-        Ok(out)
+        tally.finish(out)
     }
 }
 

@@ -2,6 +2,7 @@
 //! pause is kept in memory and saved as a cursor, so neither the next poll nor a restarted
 //! daemon calls the API before it may. For APIs that limit the client rather than one
 //! query (GitHub, Stack Exchange): once one query is told to wait, the others must too.
+//! Those sources also share [`Tally`], which fails a poll only when every scope failed.
 
 use super::{PollContext, PollOutput, SourceError};
 use chrono::{DateTime, Utc};
@@ -86,6 +87,40 @@ impl Pause {
     }
 }
 
+/// How a poll's scopes went: the poll fails only when every scope it tried failed.
+#[derive(Debug, Default)]
+pub struct Tally {
+    attempted: usize,
+    failed: usize,
+    last_err: Option<SourceError>,
+}
+
+impl Tally {
+    /// A scope is about to be polled.
+    pub fn attempt(&mut self) {
+        self.attempted += 1;
+    }
+
+    /// The scope polled last failed with `e`.
+    pub fn fail(&mut self, e: SourceError) {
+        self.failed += 1;
+        self.last_err = Some(e);
+    }
+
+    /// The poll's result: the last error when every scope tried failed, else `out` with
+    /// each post once (a post found under two names, or on two pages, is reported once).
+    pub fn finish(self, mut out: PollOutput) -> Result<PollOutput, SourceError> {
+        if self.failed > 0 && self.failed == self.attempted {
+            if let Some(e) = self.last_err {
+                return Err(e);
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        out.mentions.retain(|m| ids.insert(m.id.clone()));
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +191,23 @@ mod tests {
                 "2024-05-01T09:00:00+00:00".to_string()
             )]
         );
+    }
+
+    #[test]
+    fn a_poll_fails_only_when_every_scope_it_tried_failed() {
+        let mut all = Tally::default();
+        all.attempt();
+        all.fail(SourceError::Parse("a".into()));
+        all.attempt();
+        all.fail(SourceError::Parse("b".into()));
+        assert!(
+            matches!(all.finish(PollOutput::default()), Err(SourceError::Parse(m)) if m == "b")
+        );
+        let mut some = Tally::default();
+        some.attempt();
+        some.fail(SourceError::Parse("a".into()));
+        some.attempt();
+        assert!(some.finish(PollOutput::default()).is_ok());
+        assert!(Tally::default().finish(PollOutput::default()).is_ok());
     }
 }

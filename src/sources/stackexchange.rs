@@ -3,7 +3,7 @@
 //! gzip); the API's own throttle signals live in the body: `backoff` (seconds before the
 //! next call to the method) and `quota_remaining` (calls left today).
 
-use super::pause::{Pause, Stop};
+use super::pause::{Pause, Stop, Tally};
 use super::text::html_to_text;
 use super::{FetchError, PollContext, PollOutput, Source, SourceError};
 use crate::config::Secret;
@@ -355,12 +355,10 @@ impl Source for StackExchange {
             .iter()
             .flat_map(|s| queries.iter().map(move |q| (s.clone(), q.clone())))
             .collect();
-        let mut failed = 0;
-        let mut attempted = 0;
-        let mut last_err = None;
+        let mut tally = Tally::default();
         for (i, (site, query)) in scopes.iter().enumerate() {
             let scope = format!("{site}:{query}");
-            attempted += 1;
+            tally.attempt();
             match self.poll_scope(ctx, site, query, &scope, &mut out).await {
                 Ok(cursor) => {
                     if let Some(c) = cursor {
@@ -370,29 +368,19 @@ impl Source for StackExchange {
                 Err(Stop::Failed(e)) => {
                     tracing::warn!(source = %ctx.source, site = %site, query = %query, error = %e, "stack exchange search failed");
                     out.errors.push(format!("{scope}: {e}"));
-                    failed += 1;
-                    last_err = Some(e);
+                    tally.fail(e);
                 }
                 Err(Stop::Pause { until, why, error }) => {
                     tracing::warn!(source = %ctx.source, site = %site, query = %query, until = %until, reason = %why, "stack exchange asked us to pause");
                     let left = scopes.len() - i - 1;
                     if let Some(e) = self.pause.start(&mut out, &scope, left, until, &why, error) {
-                        failed += 1;
-                        last_err = Some(e);
+                        tally.fail(e);
                     }
                     break;
                 }
             }
         }
-        if failed > 0 && failed == attempted {
-            if let Some(e) = last_err {
-                return Err(e);
-            }
-        }
-        // A post found under two names (or on two pages) is reported once.
-        let mut ids = std::collections::HashSet::new();
-        out.mentions.retain(|m| ids.insert(m.id.clone()));
-        Ok(out)
+        tally.finish(out)
     }
 }
 
