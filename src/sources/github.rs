@@ -3,7 +3,7 @@
 //! minute without a token, 30 with one) and GitHub bans clients that retry while limited,
 //! so every rate-limit answer pauses the whole source until GitHub says it may resume.
 
-use super::pause::{Pause, Stop, Tally};
+use super::pause::{end_scope, Pause, Stop, Tally};
 use super::text::html_to_text;
 use super::{FetchError, PollContext, PollOutput, Source, SourceError};
 use crate::config::Secret;
@@ -233,17 +233,7 @@ impl Github {
             ids: ids_at_newest,
         })
         .ok();
-        if let Some((until, why)) = pause {
-            if let Some(v) = value {
-                out.cursors.push((query.to_string(), v));
-            }
-            return Err(Stop::Pause {
-                until,
-                why,
-                error: None,
-            });
-        }
-        Ok(value)
+        end_scope(out, query, value, pause)
     }
 
     fn classify_error(&self, ctx: &PollContext, e: FetchError) -> Stop {

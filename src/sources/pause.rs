@@ -23,6 +23,30 @@ pub enum Stop {
     Failed(SourceError),
 }
 
+/// The end of one scope: its cursor `value`, unless the API asked for a pause on the way
+/// (`pause`: a used-up quota, a `backoff`). A paused scope keeps what it already fetched
+/// (its cursor goes into `out` under `scope`) and stops the others with [`Stop::Pause`].
+// Same error type as the scope polls that call it; once per scope, so its size is moot.
+#[allow(clippy::result_large_err)]
+pub fn end_scope(
+    out: &mut PollOutput,
+    scope: &str,
+    value: Option<String>,
+    pause: Option<(DateTime<Utc>, String)>,
+) -> Result<Option<String>, Stop> {
+    let Some((until, why)) = pause else {
+        return Ok(value);
+    };
+    if let Some(v) = value {
+        out.cursors.push((scope.to_string(), v));
+    }
+    Err(Stop::Pause {
+        until,
+        why,
+        error: None,
+    })
+}
+
 /// One source's pause, shared by its polls.
 #[derive(Debug, Default)]
 pub struct Pause {

@@ -3,7 +3,7 @@
 //! gzip); the API's own throttle signals live in the body: `backoff` (seconds before the
 //! next call to the method) and `quota_remaining` (calls left today).
 
-use super::pause::{Pause, Stop, Tally};
+use super::pause::{end_scope, Pause, Stop, Tally};
 use super::text::html_to_text;
 use super::{FetchError, PollContext, PollOutput, Source, SourceError};
 use crate::config::Secret;
@@ -253,18 +253,7 @@ impl StackExchange {
             ids: ids_at_newest,
         };
         let value = serde_json::to_string(&cursor).ok();
-        if let Some((until, why)) = pause {
-            // Keep what this scope already fetched; stop the others.
-            if let Some(v) = value {
-                out.cursors.push((scope.to_string(), v));
-            }
-            return Err(Stop::Pause {
-                until,
-                why,
-                error: None,
-            });
-        }
-        Ok(value)
+        end_scope(out, scope, value, pause)
     }
 
     fn classify_error(&self, ctx: &PollContext, e: FetchError) -> Stop {
