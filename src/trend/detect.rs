@@ -775,11 +775,21 @@ impl Detector {
             let up = (p1 / p0).ln();
             let down = ((1.0 - p1) / (1.0 - p0)).ln();
             let drift0 = -(p0 * up + (1.0 - p0) * down);
+            // Evidence arrives an hour at a time, so the statistic overshoots less often
+            // than a per-mention CUSUM would; Siegmund's overshoot correction (0.583 σ of an
+            // hour's increment) accounts for it, which keeps busy products from being held
+            // to a stricter standard than quiet ones.
+            let sigma = (lambda * (p0 * up * up + (1.0 - p0) * down * down)).sqrt();
+            let level = |p: f64| (lambda * drift0 / p).ln() - 0.583 * sigma;
+            // The statistic is capped a little above the firing level, as a CUSUM restarts
+            // after it signals: a huge burst must not keep the alert up for days of normal
+            // mentions afterwards.
+            let cap = level(cfg.shift_p).max(0.0) + 1.0;
             // Run: the hours since the statistic last stood at zero.
             let (mut stat, mut run_start) = (0.0f64, c_start);
             for i in c_start..=last {
                 let c = s.at(i);
-                stat += k(&c) * up + (c.count as f64 - k(&c)) * down;
+                stat = (stat + k(&c) * up + (c.count as f64 - k(&c)) * down).min(cap);
                 if stat <= 0.0 {
                     stat = 0.0;
                     run_start = i + 1;
@@ -803,10 +813,6 @@ impl Detector {
                 _ => run.pos,
             };
             let share = if run.n > 0.0 { run_k / run.n } else { p0 };
-            // Evidence arrives an hour at a time, so the statistic overshoots less often
-            // than a per-mention CUSUM would; Siegmund's overshoot correction (0.583 σ of an
-            // hour's increment) accounts for it, which keeps busy products from being held
-            // to a stricter standard than quiet ones.
             // A run whose newest mention is older than `window` is old news: a product that
             // went quiet after a burst has not shown its opinion is still shifted.
             let window_h = (p.window.as_secs() / 3600).max(1) as i64;
@@ -814,9 +820,8 @@ impl Detector {
                 .rev()
                 .find(|i| s.at(*i).count > 0)
                 .is_some_and(|i| i > last - window_h);
-            let sigma = (lambda * (p0 * up * up + (1.0 - p0) * down * down)).sqrt();
             let pv = if recent {
-                (lambda * drift0 * (-stat - 0.583 * sigma).exp()).min(1.0)
+                (cfg.shift_p * (level(cfg.shift_p) - stat).exp()).min(1.0)
             } else {
                 1.0
             };
@@ -1133,13 +1138,14 @@ mod tests {
         // One hour at 40 % negative after weeks at 20 %: conclusive at 200/h, not at 20/h
         // (the threshold also rises with volume, but only logarithmically).
         let d = Detector::new(&DetectConfig::default());
-        let p_after_one_hour = |rate: u64, neg_now: u64| {
+        let after_one_hour = |rate: u64, neg_now: u64| {
             let mut s = series(401, rate, rate / 5);
             s.hours[400] = shifted_hour(rate, neg_now);
-            negative_shift(&d.evaluate(&params(), &s, s.start + 401 * 3600)).p_value
+            negative_shift(&d.evaluate(&params(), &s, s.start + 401 * 3600)).clone()
         };
-        assert!(p_after_one_hour(200, 80) < 1e-6);
-        assert!(p_after_one_hour(20, 8) > 1e-3);
+        assert!(after_one_hour(200, 80).fires);
+        let quiet = after_one_hour(20, 8);
+        assert!(!quiet.fires && quiet.p_value > 1e-2, "{quiet:?}");
     }
 
     #[test]
@@ -1156,6 +1162,19 @@ mod tests {
         assert!(fired.fires);
         let later = negative_shift(&d.evaluate(&params(), &s, s.start + 410 * 3600)).clone();
         assert!(!later.fires && later.p_value == 1.0, "{later:?}");
+    }
+
+    #[test]
+    fn a_huge_burst_stops_supporting_the_shift_hours_after_it_ends() {
+        let cfg = DetectConfig::default();
+        let d = Detector::new(&cfg);
+        let mut s = series(410, 20, 4);
+        s.hours[400] = shifted_hour(200, 150);
+        let at = |h: i64| negative_shift(&d.evaluate(&params(), &s, s.start + h * 3600)).clone();
+        assert!(at(401).fires);
+        // Normal traffic again: support ends within hours, not after days.
+        let later = at(405);
+        assert!(!later.fires && later.p_value >= cfg.keep_p, "{later:?}");
     }
 
     #[test]
