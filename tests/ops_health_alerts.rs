@@ -219,7 +219,7 @@ async fn a_source_failing_past_the_threshold_raises_one_it_alert_then_one_resolv
 /// Three channels: `it` fails, `ops` shares IT's route, `mkt` is marketing's.
 fn channel_failure_config(base: &str, it_route: &[&str]) -> Config {
     parse(&format!(
-        "[[products]]\nname = \"Widget\"\n\n[health]\nchannel_failures = 3\n\n{}{}{}{}{}",
+        "[[products]]\nname = \"Widget\"\n\n[health]\nchannel_failures = 3\n{NO_DISK_CHECK}\n{}{}{}{}{}",
         webhook("it", base, "/it"),
         webhook("ops", base, "/ops"),
         webhook("mkt", base, "/mkt"),
