@@ -149,20 +149,18 @@ pub fn build_reporting(
 ) -> Result<(Arc<dyn Classifier>, Option<String>), SentimentError> {
     match config.kind {
         ClassifierKind::Lexicon => Ok((Arc::new(lexicon::Lexicon::new(config)), None)),
-        ClassifierKind::Transformer => {
-            match head::classifier_from_config(config) {
-                Ok(c) => Ok((c, None)),
-                Err(e) => match config.fallback {
-                    Some(ClassifierKind::Lexicon) => {
-                        tracing::error!(error = %e, "transformer classifier failed to load; falling back to the lexicon classifier");
-                        Ok((
-                            Arc::new(lexicon::Lexicon::new(config)) as Arc<dyn Classifier>,
-                            Some(e.to_string()),
-                        ))
-                    }
-                    _ => Err(e),
-                },
-            }
-        }
+        ClassifierKind::Transformer => match head::classifier_from_config(config) {
+            Ok(c) => Ok((c, None)),
+            Err(e) => match config.fallback {
+                Some(ClassifierKind::Lexicon) => {
+                    tracing::error!(error = %e, "transformer classifier failed to load; falling back to the lexicon classifier");
+                    Ok((
+                        Arc::new(lexicon::Lexicon::new(config)) as Arc<dyn Classifier>,
+                        Some(e.to_string()),
+                    ))
+                }
+                _ => Err(e),
+            },
+        },
     }
 }
