@@ -15,7 +15,9 @@
 //! mentions.
 //!
 //! Buckets kept: hourly and daily for all sources (`*`), daily per source (nothing reads
-//! per-source hourly buckets; stores made before are migrated on open).
+//! per-source hourly buckets). The hourly all-source buckets of one day are stored together
+//! as one record of 24 slots (tag `H`), so a 90-day hourly trend reads 91 records instead
+//! of 2,160. Stores made before are migrated on open (`bucket_layout` in `meta`).
 
 pub mod records;
 
@@ -103,7 +105,12 @@ impl Pending {
             return Ok(());
         }
         let mut batch = sled::Batch::default();
+        let mut days: BTreeMap<Vec<u8>, Vec<(usize, BucketCounts)>> = BTreeMap::new();
         for (key, delta) in &self.deltas {
+            if let Some((day_key, slot)) = day_slot(key)? {
+                days.entry(day_key).or_default().push((slot, *delta));
+                continue;
+            }
             let mut counts = match data.get(key)? {
                 Some(v) => BucketCounts::from_bytes(&v).ok_or_else(|| {
                     StoreError::Corrupt("bucket record has the wrong size".into())
@@ -112,6 +119,16 @@ impl Pending {
             };
             counts.merge(delta);
             batch.insert(key.clone(), &counts.to_bytes()[..]);
+        }
+        for (day_key, slots) in days {
+            let mut record = match data.get(&day_key)? {
+                Some(v) => decode_day(&v)?,
+                None => [BucketCounts::default(); 24],
+            };
+            for (slot, delta) in slots {
+                record[slot].merge(&delta);
+            }
+            batch.insert(day_key, encode_day(&record));
         }
         for key in &self.journal {
             batch.remove(key.clone());
@@ -261,30 +278,64 @@ impl Store {
         Ok(store)
     }
 
-    /// Stores written before the write-behind journal kept per-source hourly buckets that
-    /// nothing reads: delete them once, so `store check` and the recount agree.
+    /// Stores written before layout 3 kept per-source hourly buckets that nothing reads and
+    /// one record per hour: drop the former, fold the latter into day records. One atomic
+    /// batch per product, so an interrupted migration resumes cleanly.
     fn migrate_bucket_layout(&self) -> Result<(), StoreError> {
-        const LAYOUT: &[u8] = &[2];
+        const LAYOUT: &[u8] = &[3];
         if self.meta.get("bucket_layout")?.as_deref() == Some(LAYOUT) {
             return Ok(());
         }
         let _w = self.writer();
-        let mut batch = sled::Batch::default();
-        let mut n = 0usize;
-        for item in self.data.scan_prefix(b"b") {
+        let mut moved = 0usize;
+        let mut next: Vec<u8> = b"b".to_vec();
+        loop {
+            let Some(item) = self.data.range(next.as_slice()..).next() else {
+                break;
+            };
             let (k, _) = item?;
-            if is_per_source_hourly(&k) {
-                batch.remove(k);
-                n += 1;
-                if n % 10_000 == 0 {
-                    self.data.apply_batch(std::mem::take(&mut batch))?;
+            if k.first() != Some(&b'b') {
+                break;
+            }
+            let end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
+            let mut prefix = k[..end].to_vec();
+            prefix.push(0);
+            let mut batch = sled::Batch::default();
+            let mut days: BTreeMap<Vec<u8>, [BucketCounts; 24]> = BTreeMap::new();
+            for item in self.data.scan_prefix(&prefix) {
+                let (k, v) = item?;
+                if is_per_source_hourly(&k) {
+                    batch.remove(k);
+                    moved += 1;
+                } else if let Some((day_key, slot)) = day_slot(&k)? {
+                    let counts = BucketCounts::from_bytes(&v).ok_or_else(|| {
+                        StoreError::Corrupt("bucket record has the wrong size".into())
+                    })?;
+                    let record = match days.entry(day_key) {
+                        std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            let existing = match self.data.get(v.key())? {
+                                Some(r) => decode_day(&r)?,
+                                None => [BucketCounts::default(); 24],
+                            };
+                            v.insert(existing)
+                        }
+                    };
+                    record[slot].merge(&counts);
+                    batch.remove(k);
+                    moved += 1;
                 }
             }
+            for (day_key, record) in days {
+                batch.insert(day_key, encode_day(&record));
+            }
+            self.data.apply_batch(batch)?;
+            next = k[..end].to_vec();
+            next.push(1);
         }
-        self.data.apply_batch(batch)?;
         self.meta.insert("bucket_layout", LAYOUT)?;
-        if n > 0 {
-            tracing::info!(removed = n, "dropped per-source hourly trend buckets");
+        if moved > 0 {
+            tracing::info!(records = moved, "migrated trend buckets to layout 3");
             self.db.flush()?;
         }
         Ok(())
@@ -481,12 +532,33 @@ impl Store {
         let hi = bucket_key(product, src, g, g.floor(to));
         let pending = self.pending();
         let mut out = Vec::new();
-        for item in self.data.range(lo.as_slice()..=hi.as_slice()) {
-            let (k, v) = item?;
-            let start = decode_time_suffix(&k)?;
-            let counts = BucketCounts::from_bytes(&v)
-                .ok_or_else(|| StoreError::Corrupt("bucket record has the wrong size".into()))?;
-            out.push((start, counts));
+        if g == Granularity::Hour {
+            // Day records of 24 slots (see the module doc); per-source hourly buckets are
+            // not kept, so that range is empty.
+            if src == ALL_SOURCES {
+                let (first, last) = (g.floor(from), g.floor(to));
+                let day_lo = day_key(product, Granularity::Day.floor(from));
+                let day_hi = day_key(product, Granularity::Day.floor(to));
+                for item in self.data.range(day_lo.as_slice()..=day_hi.as_slice()) {
+                    let (k, v) = item?;
+                    let day = decode_time_suffix(&k)?;
+                    for (slot, counts) in decode_day(&v)?.iter().enumerate() {
+                        let start = day + slot as i64 * 3600;
+                        if counts.count > 0 && start >= first && start <= last {
+                            out.push((start, *counts));
+                        }
+                    }
+                }
+            }
+        } else {
+            for item in self.data.range(lo.as_slice()..=hi.as_slice()) {
+                let (k, v) = item?;
+                let start = decode_time_suffix(&k)?;
+                let counts = BucketCounts::from_bytes(&v).ok_or_else(|| {
+                    StoreError::Corrupt("bucket record has the wrong size".into())
+                })?;
+                out.push((start, counts));
+            }
         }
         let mut extra = BTreeMap::new();
         pending.overlay(&lo, &hi, &mut extra);
@@ -507,10 +579,21 @@ impl Store {
         prefix.push(g.tag());
         let pending = self.pending();
         let mut total = BucketCounts::default();
-        for item in self.data.scan_prefix(&prefix) {
-            let (_, v) = item?;
-            if let Some(c) = BucketCounts::from_bytes(&v) {
-                total.merge(&c);
+        if g == Granularity::Hour {
+            let mut days = bucket_prefix(product, ALL_SOURCES);
+            days.push(DAY_RECORD_TAG);
+            for item in self.data.scan_prefix(&days) {
+                let (_, v) = item?;
+                for c in decode_day(&v)?.iter() {
+                    total.merge(c);
+                }
+            }
+        } else {
+            for item in self.data.scan_prefix(&prefix) {
+                let (_, v) = item?;
+                if let Some(c) = BucketCounts::from_bytes(&v) {
+                    total.merge(&c);
+                }
             }
         }
         let mut hi = prefix.clone();
@@ -614,6 +697,23 @@ impl Store {
         pending.overlay(b"b", b"c", &mut out);
         for item in self.data.scan_prefix(b"b") {
             let (k, v) = item?;
+            if is_day_record(&k) {
+                let day = decode_time_suffix(&k)?;
+                let product_end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
+                let product = String::from_utf8_lossy(&k[1..product_end]).into_owned();
+                for (slot, c) in decode_day(&v)?.iter().enumerate() {
+                    if c.count > 0 {
+                        let key = bucket_key(
+                            &product,
+                            ALL_SOURCES,
+                            Granularity::Hour,
+                            day + slot as i64 * 3600,
+                        );
+                        out.entry(key).or_default().merge(c);
+                    }
+                }
+                continue;
+            }
             out.entry(k.to_vec()).or_default().merge(
                 &BucketCounts::from_bytes(&v)
                     .ok_or_else(|| StoreError::Corrupt("bad bucket".into()))?,
@@ -839,6 +939,57 @@ fn journal_bucket_keys(product: &str, source: &str, hour: i64) -> [Vec<u8>; 3] {
         bucket_key(product, ALL_SOURCES, Granularity::Day, day),
         bucket_key(product, source, Granularity::Day, day),
     ]
+}
+
+/// Tag of the day records holding 24 hourly all-source buckets.
+const DAY_RECORD_TAG: u8 = b'H';
+
+fn day_key(product: &str, day: i64) -> Vec<u8> {
+    let mut k = bucket_prefix(product, ALL_SOURCES);
+    k.push(DAY_RECORD_TAG);
+    k.extend_from_slice(&((day as u64) ^ (1 << 63)).to_be_bytes());
+    k
+}
+
+/// Bytes between the product's NUL and the tag: `*\0`.
+fn is_day_record(k: &[u8]) -> bool {
+    let n = k.len();
+    n >= 12 && k[n - 9] == DAY_RECORD_TAG && k[n - 10] == 0 && k[n - 11] == b'*' && k[n - 12] == 0
+}
+
+/// For an all-source hourly bucket key: its day record's key and slot.
+fn day_slot(k: &[u8]) -> Result<Option<(Vec<u8>, usize)>, StoreError> {
+    let n = k.len();
+    let hourly_all =
+        n >= 12 && k[n - 9] == b'h' && k[n - 10] == 0 && k[n - 11] == b'*' && k[n - 12] == 0;
+    if !hourly_all {
+        return Ok(None);
+    }
+    let hour = decode_time_suffix(k)?;
+    let day = hour - hour.rem_euclid(Granularity::Day.seconds());
+    let mut day_key = k[..n - 9].to_vec();
+    day_key.push(DAY_RECORD_TAG);
+    day_key.extend_from_slice(&((day as u64) ^ (1 << 63)).to_be_bytes());
+    Ok(Some((day_key, ((hour - day) / 3600) as usize)))
+}
+
+fn decode_day(v: &[u8]) -> Result<[BucketCounts; 24], StoreError> {
+    if v.len() != 24 * 40 {
+        return Err(StoreError::Corrupt("day record has the wrong size".into()));
+    }
+    let mut out = [BucketCounts::default(); 24];
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = BucketCounts::from_bytes(&v[i * 40..(i + 1) * 40]).expect("40 bytes");
+    }
+    Ok(out)
+}
+
+fn encode_day(record: &[BucketCounts; 24]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(24 * 40);
+    for c in record {
+        v.extend_from_slice(&c.to_bytes());
+    }
+    v
 }
 
 fn journal_key(seq: u64) -> Vec<u8> {
@@ -1161,11 +1312,41 @@ mod tests {
                 .data
                 .insert(old, &BucketCounts::default().to_bytes()[..])
                 .unwrap();
+            // Layout 1 kept all-source hourly buckets one record per hour.
+            let day = Granularity::Day.floor(t0);
+            let hour_slot = ((Granularity::Hour.floor(t0) - day) / 3600) as usize;
+            let dk = day_key("Widget", day);
+            let record = decode_day(&store.data.get(&dk).unwrap().unwrap()).unwrap();
+            store.data.remove(&dk).unwrap();
+            store
+                .data
+                .insert(
+                    bucket_key(
+                        "Widget",
+                        "*",
+                        Granularity::Hour,
+                        Granularity::Hour.floor(t0),
+                    ),
+                    &record[hour_slot].to_bytes()[..],
+                )
+                .unwrap();
             store.meta.remove("bucket_layout").unwrap();
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.recount().unwrap(), store.all_buckets().unwrap());
         assert_eq!(store.all_buckets().unwrap().len(), 3);
+        assert!(store
+            .data
+            .get(day_key("Widget", Granularity::Day.floor(t0)))
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            store
+                .buckets("Widget", None, Granularity::Hour, t0, t0)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
