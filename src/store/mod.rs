@@ -49,7 +49,7 @@ pub enum StoreError {
 const ALL_SOURCES: &str = "*";
 
 /// Default sled page-cache size (`[store] cache_mb`).
-pub const DEFAULT_CACHE_MB: u64 = 8;
+pub const DEFAULT_CACHE_MB: u64 = 16;
 
 /// Checkpoint when this many bucket deltas are pending (bounds the memory they take:
 /// about 150 bytes each).
