@@ -31,6 +31,9 @@ fn main() {
     if let Some(v) = env("PULSE_DETECT_SHIFT_MIN_DELTA") {
         cfg.shift_min_delta = v;
     }
+    if let Some(v) = env("PULSE_DETECT_SHIFT_DESIGN_DELTA") {
+        cfg.shift_design_delta = v;
+    }
     if let Some(v) = env("PULSE_DETECT_KEEP_P") {
         cfg.keep_p = v;
     }
@@ -42,10 +45,11 @@ fn main() {
     let rows = run(&cfg, &opts);
     println!("{}", markdown(&rows));
     println!(
-        "seed {}, {} product-months per stationary rate, {} trials per shift, evaluated every 15 min; {:.1}s",
+        "seed {}, {} product-months per stationary rate, {} trials per shift, evaluated every {}; {:.1}s",
         opts.seed,
         opts.months,
         opts.trials,
+        humantime::format_duration(cfg.every),
         t.elapsed().as_secs_f64()
     );
 }

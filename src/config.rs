@@ -31,6 +31,8 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     pub api: ApiConfig,
     pub http: HttpConfig,
+    /// `[health]`: self-monitoring thresholds and the heartbeat.
+    pub health: crate::health::HealthConfig,
 }
 
 /// One problem found in a config file.
@@ -343,6 +345,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "routes",
     "api",
     "http",
+    "health",
 ];
 
 impl Config {
@@ -415,6 +418,7 @@ impl Config {
         let detect: DetectConfig = p.section(&table, "detect").unwrap_or_default();
         let api: ApiConfig = p.section(&table, "api").unwrap_or_default();
         let http: HttpConfig = p.section(&table, "http").unwrap_or_default();
+        let health: crate::health::HealthConfig = p.section(&table, "health").unwrap_or_default();
         let products: Vec<ProductConfig> = p.array(&table, "products");
         let routes: Vec<RouteConfig> = p.array(&table, "routes");
         let sources = p.sources(&table);
@@ -431,6 +435,7 @@ impl Config {
             routes,
             api,
             http,
+            health,
         };
         config.validate(&mut p, table.contains_key("products"));
         if !p.list.is_empty() {
@@ -521,6 +526,9 @@ impl Config {
         }
         for (key, msg) in self.detect.validate() {
             p.push(&format!("detect.{key}"), msg);
+        }
+        for (key, msg) in self.health.validate() {
+            p.push(&format!("health.{key}"), msg);
         }
         if !self.api.listen.ip().is_loopback() && self.api.token.is_none() {
             p.push(

@@ -267,7 +267,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut signals = Signals::install()?;
     api::check_listen(&config.api).map_err(anyhow::Error::msg)?;
     let store = open_store_for_daemon(&config).await?;
-    let classifier = crate::sentiment::build(&config.classifier)?;
+    let (classifier, fallback) = crate::sentiment::build_reporting(&config.classifier)?;
+    crate::health::record_classifier_outcome(
+        store.db(),
+        &config.classifier,
+        classifier.name(),
+        fallback,
+    );
     tracing::info!(classifier = classifier.name(), "classifier ready");
     let pipeline = Pipeline::new(&config, store.clone(), classifier);
     let http = HttpClient::new(&config.http)?;
@@ -326,7 +332,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             DaemonSignal::Reload => {
                 tracing::info!(config = %running.config.path.display(), "received SIGHUP: reloading the config");
                 match reload(&running).await {
-                    Ok(next) => {
+                    Ok(mut next) => {
+                        if let Some(fallback) = next.rebuilt_classifier.take() {
+                            crate::health::record_classifier_outcome(
+                                next.pipeline.store.db(),
+                                &next.config.classifier,
+                                next.pipeline.classifier.name(),
+                                fallback,
+                            );
+                        }
                         running = running.replace(next, &shutdown).await;
                         router_tx.send_modify(|r| *r = api::router(running.state.clone()));
                         tracing::info!(
@@ -406,6 +420,8 @@ struct Reloaded {
     http: HttpClient,
     state: ApiState,
     sources: Vec<SourceRuntime>,
+    /// Set when the classifier was rebuilt: why the configured one fell back, if it did.
+    rebuilt_classifier: Option<Option<String>>,
 }
 
 impl Running {
@@ -464,15 +480,18 @@ async fn reload(current: &Running) -> anyhow::Result<Reloaded> {
         );
         config.api.listen = old.api.listen;
     }
+    let mut rebuilt_classifier = None;
     let classifier = if format!("{:?}", config.classifier) == format!("{:?}", old.classifier) {
         current.pipeline.classifier.clone()
     } else {
         // Loading a model can take seconds of CPU: keep it off the async workers.
         let cc = config.classifier.clone();
-        let c = tokio::task::spawn_blocking(move || crate::sentiment::build(&cc))
-            .await
-            .context("classifier loading task failed")??;
+        let (c, fallback) =
+            tokio::task::spawn_blocking(move || crate::sentiment::build_reporting(&cc))
+                .await
+                .context("classifier loading task failed")??;
         tracing::info!(classifier = c.name(), "classifier reloaded");
+        rebuilt_classifier = Some(fallback);
         c
     };
     // The shared client holds the per-host rate limiters: keep it unless its settings changed.
@@ -503,6 +522,7 @@ async fn reload(current: &Running) -> anyhow::Result<Reloaded> {
         http,
         state,
         sources,
+        rebuilt_classifier,
     })
 }
 
@@ -533,7 +553,7 @@ impl Generation {
                 async move { source_loop(rt, pipeline, http, timeout, token, resume).await },
             );
         }
-        spawn_extensions(config, &pipeline.store, &tracker, &token);
+        spawn_extensions(config, &pipeline.store, &pipeline.metrics, &tracker, &token);
         Generation { token, tracker }
     }
 
@@ -587,12 +607,14 @@ impl Signals {
 fn spawn_extensions(
     config: &Arc<Config>,
     store: &Store,
+    metrics: &crate::metrics::Metrics,
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) {
-    if let Err(e) = crate::alert::engine::spawn(config, store, tracker, shutdown) {
+    if let Err(e) = crate::alert::engine::spawn(config, store, metrics, tracker, shutdown) {
         tracing::error!(error = %e, "alert engine not started: detection and alerts are off");
     }
+    crate::heartbeat::spawn(config, tracker, shutdown);
     if let Some(keep) = config.store.keep_mentions {
         let store = store.clone();
         let shutdown = shutdown.clone();

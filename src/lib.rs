@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod health;
+pub mod heartbeat;
 pub mod logging;
 pub mod matcher;
 pub mod metrics;

@@ -184,7 +184,7 @@ pub fn status(store: &Store, config: &Config) -> Result<StatusReport, StoreError
             quota_remaining: st.quota_remaining,
         });
     }
-    let health = health_findings(store, config, &stored, Utc::now());
+    let health = crate::health::check_config(store, config, Utc::now());
     Ok(StatusReport {
         health,
         mode: "store".into(),
@@ -196,33 +196,4 @@ pub fn status(store: &Store, config: &Config) -> Result<StatusReport, StoreError
         mentions_stored: store.mention_count() as u64,
         sources,
     })
-}
-
-/// Health of the configured sources and the store's disk.
-fn health_findings(
-    store: &Store,
-    config: &Config,
-    stored: &[SourceStatus],
-    now: DateTime<Utc>,
-) -> Vec<crate::health::HealthFinding> {
-    use crate::health::{self, SourceInput, Thresholds};
-    let t = Thresholds::default();
-    let inputs: Vec<SourceInput<'_>> = config
-        .sources
-        .iter()
-        .filter_map(|s| {
-            stored
-                .iter()
-                .find(|x| x.source == s.name)
-                .map(|status| SourceInput {
-                    status,
-                    interval: s.interval,
-                })
-        })
-        .collect();
-    let mut out = health::check_sources(&inputs, now, &t);
-    if let Some((free, total)) = health::disk_space(store.path()) {
-        out.extend(health::check_disk(store.size_on_disk(), free, total, &t));
-    }
-    out
 }

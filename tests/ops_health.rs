@@ -55,3 +55,41 @@ async fn refused_credentials_show_up_as_health_findings() {
         "{table}"
     );
 }
+
+#[test]
+fn a_classifier_that_failed_to_load_is_a_health_finding_of_the_daemon() {
+    let env = Env::new(
+        "[store]\npath = \"db\"\n[[products]]\nname = \"Widgetron\"\n\
+         [classifier]\ntype = \"transformer\"\nmodel = \"models/not-downloaded\"\nfallback = \"lexicon\"\n\
+         [api]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let mut child = env.spawn(&["run"]);
+    let status = common::wait_for(
+        std::time::Duration::from_secs(30),
+        "the daemon answers status",
+        || {
+            let out = env.run(&["status", "--format", "json"]);
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+            (v["mode"] == "daemon").then_some(v)
+        },
+    );
+    common::sigterm(&child);
+    assert!(child.wait().unwrap().success());
+    let health = status["health"].as_array().unwrap();
+    let f: Vec<_> = health
+        .iter()
+        .filter(|f| f["check"] == "classifier")
+        .collect();
+    assert_eq!(f.len(), 1, "{health:?}");
+    let message = f[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("transformer classifier failed to load")
+            && message.contains("not-downloaded")
+            && message.contains("lexicon fallback"),
+        "{message}"
+    );
+    assert!(f[0]["action"]
+        .as_str()
+        .unwrap()
+        .contains("[classifier] model"));
+}

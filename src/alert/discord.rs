@@ -121,7 +121,7 @@ pub fn payload(m: &Message, username: &str) -> Value {
         }
     }
     let mut fields = Vec::new();
-    if m.kind != MessageKind::Test {
+    if m.has_numbers() {
         fields.push(json!({"name": "Mentions", "value": format!("{} ({:.1}x)", m.mentions, m.volume_ratio), "inline": true}));
         let aspects = if m.top_aspects.is_empty() {
             "none".to_string()

@@ -148,7 +148,7 @@ impl EmailConfig {
             "<h2>{}</h2><p>{}</p><p><em>{}</em></p>",
             html(&m.title()),
             html(&m.summary()),
-            html(m.framing())
+            html(&m.framing())
         );
         if !m.top_aspects.is_empty() {
             text.push_str(&format!("Top aspects: {}\n", m.top_aspects.join(", ")));

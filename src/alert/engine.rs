@@ -4,16 +4,25 @@
 //! capped, jittered back-off until they are delivered or expire. The first evaluation of a
 //! product is a warm-up: signals already under way are adopted silently, so a restart or
 //! a first run over old history does not flood the channels.
+//!
+//! The engine also raises `pulse_health` alerts about Pulse itself (every
+//! `[health] check_every`, see [`crate::health`]): one alert per finding, routed like any
+//! other alert (labels `signal=pulse_health`, `department=it` by default), durable through
+//! the same outbox, with a resolved message when the finding clears. A channel that keeps
+//! failing is reported through the other channels only. Alertmanager channels get active
+//! alerts re-sent every `resend_interval` (see [`super::alertmanager`]).
 
+use super::alertmanager::{AlertTimes, RESEND_RESOLVED_FOR};
 use super::data::{AlertData, MentionLite};
 use super::delivery::{self, backoff, Delivered, DeliveryError};
-use super::message::{Example, Message, MessageKind};
+use super::message::{Example, HealthNote, Message, MessageKind};
 use super::record::{
     decode, encode, AlertRecord, AlertStatus, OutboxEntry, OutboxState, RouteState,
 };
 use super::silence::{self, Silence};
 use super::{route_alert, AlertError, ChannelConfig, Department, Labels, RouteConfig};
 use crate::config::{ChannelEntry, Config};
+use crate::health::{self, HealthConfig, HealthFinding};
 use crate::model::Label;
 use crate::trend::detect::{
     Detector, Direction, Finding, ProductParams, ProductSeries, Signal, Tracker, Transition,
@@ -22,8 +31,8 @@ use crate::trend::DetectConfig;
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -69,6 +78,13 @@ pub struct ProductState {
     pub alerts: BTreeMap<String, String>,
 }
 
+/// Open `pulse_health` alerts, kept in the `health` tree: finding key
+/// (`check/subject`) → alert id.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HealthAlerts {
+    pub open: BTreeMap<String, String>,
+}
+
 /// What one tick did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TickReport {
@@ -93,6 +109,21 @@ pub struct AlertEngine {
     detector: Detector,
     http: reqwest::Client,
     pub options: DeliveryOptions,
+    /// Counters for `/metrics`: alerts raised and delivery attempts.
+    metrics: crate::metrics::Metrics,
+    health_cfg: HealthConfig,
+    /// Configured sources and their intervals, for the source health checks.
+    health_sources: Vec<(String, Duration)>,
+    /// The store, for source status and disk checks (absent over in-memory test data).
+    store: Option<crate::store::Store>,
+    health_tree: sled::Tree,
+    /// Each channel's settings (`Debug` form, secrets hidden): a changed channel's
+    /// failure count starts afresh.
+    channel_settings: BTreeMap<String, String>,
+    /// `http://` + `[api] listen`, for links back to the dashboard.
+    api_base: String,
+    /// Last Alertmanager re-send per (alert id, channel).
+    resent: Mutex<HashMap<(String, String), DateTime<Utc>>>,
     /// Added to the wall clock in [`AlertEngine::run`]: the engine judges and delivers as if
     /// it were this much later. Zero in production; set from `PULSE_ALERT_CLOCK_OFFSET` so
     /// the end-to-end test can let hours pass for the real daemon (signals resolve only when
@@ -220,6 +251,7 @@ pub fn message_for(
         observed: f.observed,
         top_aspects,
         examples,
+        health: None,
     }
 }
 
@@ -230,7 +262,15 @@ impl AlertEngine {
     /// store's database.
     pub fn new(config: &Config, store: crate::store::Store) -> Result<AlertEngine, AlertError> {
         let db = store.db().clone();
-        AlertEngine::with_data(config, db, Arc::new(store))
+        let mut e = AlertEngine::with_data(config, db, Arc::new(store.clone()))?;
+        e.store = Some(store);
+        Ok(e)
+    }
+
+    /// Count into the daemon's metrics (by default the engine has its own, unexported set).
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> AlertEngine {
+        self.metrics = metrics;
+        self
     }
 
     /// Build the engine over any data source and the sled database that holds its trees.
@@ -255,7 +295,28 @@ impl AlertEngine {
                 reason,
             }
         })?;
+        let channel_settings: BTreeMap<String, String> = channels
+            .iter()
+            .map(|(n, c)| (n.clone(), format!("{c:?}")))
+            .collect();
+        let settings: Vec<(String, String)> = channel_settings
+            .iter()
+            .map(|(a, b)| (a.clone(), b.clone()))
+            .collect();
+        health::prune_channel_records(&db, &settings);
         Ok(AlertEngine {
+            metrics: crate::metrics::Metrics::new(),
+            health_cfg: config.health.clone(),
+            health_sources: config
+                .sources
+                .iter()
+                .map(|s| (s.name.clone(), s.interval))
+                .collect(),
+            store: None,
+            health_tree: open(&db, health::HEALTH_TREE)?,
+            channel_settings,
+            api_base: format!("http://{}", config.api.listen),
+            resent: Mutex::new(HashMap::new()),
             detect: config.detect.clone(),
             products: config
                 .products
@@ -292,6 +353,9 @@ impl AlertEngine {
         detect_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut deliver_tick = tokio::time::interval(self.options.poll);
         deliver_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut health_tick = tokio::time::interval(self.health_cfg.check_every);
+        health_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let health_alerts = self.health_cfg.alerts;
         tracing::info!(
             products = self.products.len(),
             channels = self.channels.len(),
@@ -308,6 +372,15 @@ impl AlertEngine {
                         }
                         Ok(_) => {}
                         Err(e) => tracing::error!(error = %e, "detection failed; will try again next interval"),
+                    }
+                }
+                _ = health_tick.tick(), if health_alerts => {
+                    match self.health(self.now()) {
+                        Ok(r) if !r.fired.is_empty() || !r.resolved.is_empty() => {
+                            tracing::info!(fired = r.fired.len(), resolved = r.resolved.len(), "pulse_health alerts raised or resolved");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "health check failed; will try again next interval"),
                     }
                 }
                 _ = deliver_tick.tick() => {
@@ -520,7 +593,7 @@ impl AlertEngine {
                 status: AlertStatus::Firing,
                 starts_at: now,
                 ends_at: None,
-                finding: f.clone(),
+                finding: Some(f.clone()),
                 message: message_for(
                     &id,
                     MessageKind::Firing,
@@ -575,6 +648,8 @@ impl AlertEngine {
                 tracing::info!(alert = %id, product = %p.name, reason = ?muted, "alert muted");
             }
             tracing::info!(alert = %id, product = %p.name, signal = %f.signal, direction = f.direction.as_str(), p_value = f.p_value, "alert fired");
+            self.metrics
+                .alert_raised(&labels.product, &labels.signal, &labels.severity);
             st.alerts.insert(key, id.clone());
             fired.push(id);
             alert_writes.push(a);
@@ -641,6 +716,360 @@ impl AlertEngine {
         } else {
             None
         }
+    }
+
+    /// Pulse's own health findings now (see [`crate::health`]).
+    pub fn health_findings(&self, now: DateTime<Utc>) -> Vec<HealthFinding> {
+        let t = self.health_cfg.thresholds();
+        let channels: Vec<String> = self.channels.keys().cloned().collect();
+        match &self.store {
+            Some(store) => health::check_all(store, &self.health_sources, &channels, &t, now),
+            None => health::check_runtime(&self.db, &channels, &t),
+        }
+    }
+
+    /// One health pass at `now`: raise a `pulse_health` alert for each new finding,
+    /// resolve the alerts whose finding cleared, repeat the ones still open.
+    pub fn health(&mut self, now: DateTime<Utc>) -> Result<TickReport, AlertError> {
+        let findings = self.health_findings(now);
+        self.raise_health(&findings, now)
+    }
+
+    /// A health pass and a delivery pass at `now` (tests drive this with a fake clock).
+    pub async fn health_tick(&mut self, now: DateTime<Utc>) -> Result<TickReport, AlertError> {
+        let mut r = self.health(now)?;
+        let d = self.deliver(now).await?;
+        r.delivered = d.delivered;
+        r.retried = d.retried;
+        r.failed = d.failed;
+        Ok(r)
+    }
+
+    fn load_health_alerts(&self) -> Result<HealthAlerts, AlertError> {
+        match self
+            .health_tree
+            .get(health::OPEN_ALERTS_KEY)
+            .map_err(|e| AlertError::Read(e.to_string()))?
+        {
+            Some(v) => decode("open health alerts", &v),
+            None => Ok(HealthAlerts::default()),
+        }
+    }
+
+    /// Turn the current findings into alert transitions (one alert per `check/subject`).
+    pub fn raise_health(
+        &mut self,
+        findings: &[HealthFinding],
+        now: DateTime<Utc>,
+    ) -> Result<TickReport, AlertError> {
+        let mut report = TickReport::default();
+        let silences: Vec<Silence> = silence::list(&self.db)?
+            .into_iter()
+            .filter(|s| s.active(now))
+            .collect();
+        let mut st = self.load_health_alerts()?;
+        let current: BTreeMap<String, &HealthFinding> = findings
+            .iter()
+            .map(|f| (format!("{}/{}", f.check, f.subject), f))
+            .collect();
+        let mut alert_writes: Vec<AlertRecord> = Vec::new();
+        let mut outbox_writes: Vec<OutboxEntry> = Vec::new();
+
+        for (key, id) in st.open.clone() {
+            if current.contains_key(&key) {
+                continue;
+            }
+            st.open.remove(&key);
+            let Some(mut a) = self.load_alert(&id)? else {
+                continue;
+            };
+            if a.status != AlertStatus::Firing {
+                continue;
+            }
+            a.status = AlertStatus::Resolved;
+            a.ends_at = Some(now);
+            let mut msg = a.message.clone();
+            msg.kind = MessageKind::Resolved;
+            msg.at = now;
+            a.message = msg.clone();
+            let mut withdrawn = false;
+            for entry in self.entries_of(&a.id)? {
+                if entry.state == OutboxState::Pending
+                    && entry.attempts == 0
+                    && entry.not_before > now
+                {
+                    let mut e = entry;
+                    e.state = OutboxState::Cancelled;
+                    e.last_error = Some("resolved within group_wait".into());
+                    outbox_writes.push(e);
+                    withdrawn = true;
+                }
+            }
+            if a.muted.is_none() && !withdrawn {
+                let routes = a.routes.clone();
+                for (ri, rs) in routes.iter().enumerate() {
+                    if !rs.send_resolved {
+                        continue;
+                    }
+                    let not_before = rs
+                        .last_sent
+                        .map(|l| (l + ChronoDuration::seconds(rs.group_interval_s as i64)).max(now))
+                        .unwrap_or(now);
+                    for ch in &rs.channels {
+                        outbox_writes.push(self.new_entry(
+                            &mut a,
+                            ch,
+                            rs.department,
+                            &msg,
+                            now,
+                            not_before,
+                        ));
+                    }
+                    a.routes[ri].last_sent = Some(not_before);
+                }
+            }
+            tracing::info!(alert = %a.id, finding = %key, "pulse_health alert resolved");
+            report.resolved.push(a.id.clone());
+            alert_writes.push(a);
+        }
+
+        for (key, f) in &current {
+            if st.open.contains_key(key) {
+                continue;
+            }
+            let a = self.new_health_alert(f, now, &silences, &mut outbox_writes);
+            tracing::warn!(alert = %a.id, check = %f.check, subject = %f.subject, problem = %f.message, "pulse_health alert fired");
+            self.metrics
+                .alert_raised(&a.labels.product, &a.labels.signal, &a.labels.severity);
+            st.open.insert(key.clone(), a.id.clone());
+            report.fired.push(a.id.clone());
+            alert_writes.push(a);
+        }
+
+        // Repeats of health alerts still open.
+        for id in st.open.values() {
+            if alert_writes.iter().any(|a| &a.id == id) {
+                continue;
+            }
+            let Some(mut a) = self.load_alert(id)? else {
+                continue;
+            };
+            if a.muted.is_some() || a.status != AlertStatus::Firing {
+                continue;
+            }
+            let mut changed = false;
+            let routes = a.routes.clone();
+            for (ri, rs) in routes.iter().enumerate() {
+                let due = rs.last_sent.is_some_and(|l| {
+                    now >= l + ChronoDuration::seconds(rs.repeat_interval_s as i64)
+                });
+                if !due {
+                    continue;
+                }
+                let mut msg = a.message.clone();
+                msg.kind = MessageKind::Repeat;
+                for ch in &rs.channels {
+                    outbox_writes.push(self.new_entry(&mut a, ch, rs.department, &msg, now, now));
+                }
+                a.routes[ri].last_sent = Some(now);
+                changed = true;
+            }
+            if changed {
+                alert_writes.push(a);
+            }
+        }
+
+        self.commit_health(&st, &alert_writes, &outbox_writes)?;
+        Ok(report)
+    }
+
+    /// A new `pulse_health` alert and its notifications. A failing channel is never told
+    /// about itself; when routing leaves no channel, every other channel is used, so Pulse
+    /// is never unwell in silence.
+    fn new_health_alert(
+        &self,
+        f: &HealthFinding,
+        now: DateTime<Utc>,
+        silences: &[Silence],
+        outbox_writes: &mut Vec<OutboxEntry>,
+    ) -> AlertRecord {
+        let department = self.health_cfg.department;
+        let labels = Labels {
+            product: "Pulse".into(),
+            signal: "pulse_health".into(),
+            direction: "none".into(),
+            aspect: f.check.clone(),
+            severity: match f.severity {
+                health::Severity::Critical => "critical".into(),
+                health::Severity::Warning => "warning".into(),
+            },
+            department: department.as_str().into(),
+        };
+        let fingerprint = format!(
+            "{:016x}",
+            xxhash_rust::xxh3::xxh3_64(
+                format!("pulse_health|{}|{}", f.check, f.subject).as_bytes()
+            )
+        );
+        let id = format!(
+            "alt_{:016x}",
+            xxhash_rust::xxh3::xxh3_64(
+                format!(
+                    "{fingerprint}|{}",
+                    now.timestamp_nanos_opt().unwrap_or_default()
+                )
+                .as_bytes()
+            )
+        );
+        let message = Message {
+            alert_id: id.clone(),
+            kind: MessageKind::Firing,
+            labels: labels.clone(),
+            department,
+            at: now,
+            window: String::new(),
+            launch: false,
+            mentions: 0,
+            expected_mentions: 0.0,
+            volume_ratio: 0.0,
+            net_before: None,
+            net_after: None,
+            baseline: 0.0,
+            observed: 0.0,
+            top_aspects: Vec::new(),
+            examples: Vec::new(),
+            health: Some(HealthNote {
+                check: f.check.clone(),
+                subject: f.subject.clone(),
+                problem: f.message.clone(),
+                action: f.action.clone(),
+                since: f.since,
+            }),
+        };
+        let excluded = (f.check == "channel_failing").then_some(f.subject.as_str());
+        let mut routes: Vec<RouteState> = Vec::new();
+        for ri in route_alert(&self.routes, &labels) {
+            let r = &self.routes[ri];
+            let channels: Vec<String> = r
+                .channels
+                .iter()
+                .filter(|c| Some(c.as_str()) != excluded)
+                .cloned()
+                .collect();
+            if channels.is_empty() {
+                continue;
+            }
+            routes.push(RouteState {
+                route: ri,
+                department: r.department.unwrap_or(department),
+                channels,
+                last_sent: None,
+                group_interval_s: r.group_interval.as_secs(),
+                repeat_interval_s: r.repeat_interval.as_secs(),
+                send_resolved: r.send_resolved,
+            });
+        }
+        if routes.is_empty() {
+            let others: Vec<String> = self
+                .channels
+                .keys()
+                .filter(|c| Some(c.as_str()) != excluded)
+                .cloned()
+                .collect();
+            if others.is_empty() {
+                tracing::error!(check = %f.check, subject = %f.subject, "no other alert channel to report this health problem through; it is only in `pulse status` and the log");
+            } else {
+                tracing::warn!(check = %f.check, subject = %f.subject, channels = ?others, "no route takes this pulse_health alert; sending it to every other channel");
+                routes.push(RouteState {
+                    route: usize::MAX,
+                    department,
+                    channels: others,
+                    last_sent: None,
+                    group_interval_s: super::default_group_interval().as_secs(),
+                    repeat_interval_s: super::default_repeat_interval().as_secs(),
+                    send_resolved: true,
+                });
+            }
+        }
+        let muted = silences
+            .iter()
+            .find(|s| s.matches(&labels))
+            .map(|s| format!("silenced by {}", s.id));
+        let mut a = AlertRecord {
+            id: id.clone(),
+            fingerprint,
+            labels,
+            status: AlertStatus::Firing,
+            starts_at: now,
+            ends_at: None,
+            finding: None,
+            message,
+            muted: muted.clone(),
+            routes,
+            notifications: 0,
+        };
+        if muted.is_none() {
+            let routes = a.routes.clone();
+            for (ri, rs) in routes.iter().enumerate() {
+                let wait = self
+                    .routes
+                    .get(rs.route)
+                    .map(|r| r.group_wait)
+                    .unwrap_or_else(super::default_group_wait);
+                let not_before = now + ChronoDuration::from_std(wait).unwrap_or_default();
+                let msg = a.message.clone();
+                for ch in &rs.channels {
+                    outbox_writes.push(self.new_entry(
+                        &mut a,
+                        ch,
+                        rs.department,
+                        &msg,
+                        now,
+                        not_before,
+                    ));
+                }
+                a.routes[ri].last_sent = Some(not_before);
+            }
+        } else {
+            tracing::info!(alert = %id, reason = ?muted, "pulse_health alert muted");
+        }
+        a
+    }
+
+    /// Write the open health alerts, alert records and outbox entries atomically.
+    fn commit_health(
+        &self,
+        st: &HealthAlerts,
+        alerts: &[AlertRecord],
+        outbox: &[OutboxEntry],
+    ) -> Result<(), AlertError> {
+        let state_bytes = encode(st);
+        let alert_bytes: Vec<(Vec<u8>, Vec<u8>)> = alerts
+            .iter()
+            .map(|a| (a.id.as_bytes().to_vec(), encode(a)))
+            .collect();
+        let outbox_bytes: Vec<(Vec<u8>, Vec<u8>)> = outbox
+            .iter()
+            .map(|e| (e.id.as_bytes().to_vec(), encode(e)))
+            .collect();
+        (&self.alerts, &self.outbox, &self.health_tree)
+            .transaction(|(ta, to, th)| -> TxResult<()> {
+                for (k, v) in &alert_bytes {
+                    ta.insert(k.as_slice(), v.as_slice())?;
+                }
+                for (k, v) in &outbox_bytes {
+                    to.insert(k.as_slice(), v.as_slice())?;
+                }
+                th.insert(health::OPEN_ALERTS_KEY, state_bytes.as_slice())?;
+                Ok(())
+            })
+            .map_err(|e: TransactionError<String>| AlertError::Write(e.to_string()))?;
+        if !alerts.is_empty() || !outbox.is_empty() {
+            self.db
+                .flush()
+                .map_err(|e| AlertError::Write(e.to_string()))?;
+        }
+        Ok(())
     }
 
     fn new_entry(
@@ -758,13 +1187,21 @@ impl AlertEngine {
                 continue;
             }
             e.attempts += 1;
+            let started = std::time::Instant::now();
             let result = match self.channels.get(&e.channel) {
-                Some(ch) => send(ch, &self.http, &e.message, &e.id, now).await,
+                Some(ch) => {
+                    let times = match ch {
+                        ChannelConfig::Alertmanager(_) => Some(self.times_of(&e, now)?),
+                        _ => None,
+                    };
+                    send_with(ch, &self.http, &e.message, &e.id, now, times.as_ref()).await
+                }
                 None => Err(DeliveryError::Permanent {
                     reason: format!("channel `{}` is no longer configured", e.channel),
                     status: None,
                 }),
             };
+            self.count_delivery(&e.channel, &result, started.elapsed(), now);
             match result {
                 Ok(d) => {
                     e.state = OutboxState::Delivered;
@@ -798,7 +1235,112 @@ impl AlertEngine {
             }
             self.save_entry(&e)?;
         }
+        report.delivered += self.resend_alertmanager(now).await?;
         Ok(report)
+    }
+
+    /// Metrics and the channel's failure count for one delivery attempt.
+    fn count_delivery(
+        &self,
+        channel: &str,
+        result: &Result<Delivered, DeliveryError>,
+        took: Duration,
+        now: DateTime<Utc>,
+    ) {
+        let outcome = match result {
+            Ok(_) => "delivered",
+            Err(e) if e.is_retryable() => "retry",
+            Err(_) => "failed",
+        };
+        self.metrics.alert_delivery(channel, outcome, took);
+        if let Some(settings) = self.channel_settings.get(channel) {
+            let err = result.as_ref().err().map(|e| e.to_string());
+            health::record_delivery(&self.db, channel, settings, err.as_deref(), now);
+        }
+    }
+
+    /// `startsAt`/`endsAt` of an outbox entry for Alertmanager, from its alert record.
+    fn times_of(&self, e: &OutboxEntry, now: DateTime<Utc>) -> Result<AlertTimes, AlertError> {
+        let a = self.load_alert(&e.alert_id)?;
+        let starts_at = a.as_ref().map(|a| a.starts_at).unwrap_or(e.message.at);
+        let resolved_at = (e.kind == MessageKind::Resolved)
+            .then(|| a.as_ref().and_then(|a| a.ends_at).unwrap_or(e.message.at));
+        Ok(AlertTimes {
+            starts_at,
+            resolved_at,
+            now,
+            base_url: self.api_base.clone(),
+        })
+    }
+
+    /// Alertmanager forgets alerts whose `endsAt` passed: re-send each active alert (and a
+    /// just-resolved one, for a few minutes) every `resend_interval`, once its first
+    /// notification was delivered. Not durable on purpose: the next pass covers a miss.
+    async fn resend_alertmanager(&self, now: DateTime<Utc>) -> Result<usize, AlertError> {
+        let am: Vec<(&String, &super::alertmanager::AlertmanagerConfig)> = self
+            .channels
+            .iter()
+            .filter_map(|(n, c)| match c {
+                ChannelConfig::Alertmanager(c) => Some((n, c)),
+                _ => None,
+            })
+            .collect();
+        if am.is_empty() {
+            return Ok(0);
+        }
+        let resolved_window = ChronoDuration::from_std(RESEND_RESOLVED_FOR).unwrap_or_default();
+        let mut sent = 0;
+        for a in list_alerts(&self.db)? {
+            let active = a.status == AlertStatus::Firing;
+            let recently_resolved = a.status == AlertStatus::Resolved
+                && a.ends_at.is_some_and(|t| now - t <= resolved_window);
+            if a.muted.is_some() || !(active || recently_resolved) {
+                continue;
+            }
+            let entries = self.entries_of(&a.id)?;
+            for (name, cfg) in &am {
+                let Some(last) = entries
+                    .iter()
+                    .filter(|e| &&e.channel == name && e.state == OutboxState::Delivered)
+                    .max_by_key(|e| e.delivered_at)
+                else {
+                    continue; // first notification not out yet: the outbox owns it
+                };
+                if recently_resolved && last.kind != MessageKind::Resolved {
+                    continue;
+                }
+                let key = (a.id.clone(), name.to_string());
+                let prev = self
+                    .resent
+                    .lock()
+                    .expect("resend map")
+                    .get(&key)
+                    .copied()
+                    .into_iter()
+                    .chain(last.delivered_at)
+                    .max()
+                    .unwrap_or(now);
+                let every = ChronoDuration::from_std(cfg.resend_interval).unwrap_or_default();
+                if now < prev + every {
+                    continue;
+                }
+                let times = self.times_of(last, now)?;
+                let started = std::time::Instant::now();
+                let result = cfg.send(&self.http, &last.message, &times).await;
+                self.count_delivery(name, &result, started.elapsed(), now);
+                match result {
+                    Ok(_) => {
+                        sent += 1;
+                        self.resent.lock().expect("resend map").insert(key, now);
+                        tracing::debug!(alert = %a.id, channel = %name, "alert re-sent to alertmanager");
+                    }
+                    Err(e) => {
+                        tracing::warn!(alert = %a.id, channel = %name, error = %e, "re-sending the alert to alertmanager failed; will try again")
+                    }
+                }
+            }
+        }
+        Ok(sent)
     }
 
     fn save_entry(&self, e: &OutboxEntry) -> Result<(), AlertError> {
@@ -817,13 +1359,15 @@ impl AlertEngine {
 pub fn spawn(
     config: &Config,
     store: &crate::store::Store,
+    metrics: &crate::metrics::Metrics,
     tracker: &tokio_util::task::TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<(), AlertError> {
-    if config.products.is_empty() {
+    // Health alerts need channels even when no product is watched.
+    if config.products.is_empty() && (config.channels.is_empty() || !config.health.alerts) {
         return Ok(());
     }
-    let mut engine = AlertEngine::new(config, store.clone())?;
+    let mut engine = AlertEngine::new(config, store.clone())?.with_metrics(metrics.clone());
     if let Some(v) = std::env::var_os(CLOCK_OFFSET_ENV).filter(|v| !v.is_empty()) {
         let v = v.to_string_lossy();
         let offset = humantime::parse_duration(&v)
@@ -848,7 +1392,30 @@ pub async fn send(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<Delivered, DeliveryError> {
+    send_with(ch, http, m, id, now, None).await
+}
+
+/// Default dashboard address for links when the engine does not give one.
+const DEFAULT_API_BASE: &str = "http://127.0.0.1:7878";
+
+/// [`send`] with the alert's times for channels that need them (Alertmanager); without
+/// them they are taken from the message.
+pub async fn send_with(
+    ch: &ChannelConfig,
+    http: &reqwest::Client,
+    m: &Message,
+    id: &str,
+    now: DateTime<Utc>,
+    times: Option<&AlertTimes>,
+) -> Result<Delivered, DeliveryError> {
     match ch {
+        ChannelConfig::Alertmanager(c) => match times {
+            Some(t) => c.send(http, m, t).await,
+            None => {
+                c.send(http, m, &AlertTimes::of_message(m, now, DEFAULT_API_BASE))
+                    .await
+            }
+        },
         ChannelConfig::Slack(c) => c.send(http, m).await,
         ChannelConfig::Discord(c) => c.send(http, m).await,
         ChannelConfig::Teams(c) => c.send(http, m).await,

@@ -64,6 +64,40 @@ pub struct Message {
     pub observed: f64,
     pub top_aspects: Vec<String>,
     pub examples: Vec<Example>,
+    /// Set on `pulse_health` alerts (Pulse itself is unwell): what is wrong and what to do.
+    /// Absent in records written before health alerts existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthNote>,
+}
+
+/// The content of a `pulse_health` alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthNote {
+    /// `source_failing`, `source_auth`, `channel_failing`, … (see [`crate::health`]).
+    pub check: String,
+    /// The source or channel name, `classifier` or `store`.
+    pub subject: String,
+    /// What is wrong.
+    pub problem: String,
+    /// What to do about it.
+    pub action: String,
+    /// When the problem started, when known.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// Short human name of a health check, for titles.
+pub fn health_check_name(check: &str) -> &str {
+    match check {
+        "source_failing" => "source failing",
+        "source_auth" => "source cannot authenticate",
+        "source_quota" => "source quota nearly used up",
+        "source_selectors" => "web selectors match nothing",
+        "classifier" => "classifier failed to load",
+        "channel_failing" => "alert channel failing",
+        "disk_space" => "store disk nearly full",
+        "store_size" => "store near its size limit",
+        other => other,
+    }
 }
 
 fn signed(x: Option<f64>) -> String {
@@ -80,6 +114,17 @@ impl Message {
 
     /// Short headline: `Sentiment drop: ACME Phone`.
     pub fn title(&self) -> String {
+        if let Some(h) = &self.health {
+            let what = format!(
+                "Pulse health: {}: {}",
+                health_check_name(&h.check),
+                h.subject
+            );
+            return match self.kind {
+                MessageKind::Resolved => format!("Resolved: {what}"),
+                _ => what,
+            };
+        }
         let p = &self.labels.product;
         let what = match (self.labels.signal.as_str(), self.labels.direction.as_str()) {
             ("volume_spike", _) => "Mention spike".to_string(),
@@ -100,6 +145,15 @@ impl Message {
     pub fn summary(&self) -> String {
         if self.kind == MessageKind::Test {
             return "This is a test of the Pulse alert channel; no action is needed.".into();
+        }
+        if let Some(h) = &self.health {
+            return match self.kind {
+                MessageKind::Resolved => format!(
+                    "Pulse has recovered: `{}` is healthy again (the problem was: {}).",
+                    h.subject, h.problem
+                ),
+                _ => format!("{}.", h.problem.trim_end_matches('.')),
+            };
         }
         let base = if self.launch {
             "the pre-launch baseline"
@@ -147,8 +201,20 @@ impl Message {
         }
     }
 
-    /// What this department should take from it.
-    pub fn framing(&self) -> &'static str {
+    /// Whether the message carries mention numbers (volume, aspects, window) worth a
+    /// table; test messages and health alerts do not.
+    pub fn has_numbers(&self) -> bool {
+        self.kind != MessageKind::Test && self.health.is_none()
+    }
+
+    /// What this department should take from it (for health alerts: what to do).
+    pub fn framing(&self) -> String {
+        if let Some(h) = &self.health {
+            return match self.kind {
+                MessageKind::Resolved => "IT: no action is needed.".into(),
+                _ => format!("What to do: {}.", h.action.trim_end_matches('.')),
+            };
+        }
         match (self.department, self.kind) {
             (_, MessageKind::Test) => "Channel check from Pulse.",
             (Department::It, MessageKind::Resolved) => {
@@ -164,6 +230,7 @@ impl Message {
                 "Marketing: public opinion has moved; review launches, campaigns and pricing messages."
             }
         }
+        .into()
     }
 
     /// RFC 3339 time of the event.
@@ -197,6 +264,7 @@ impl Message {
             observed: 0.0,
             top_aspects: Vec::new(),
             examples: Vec::new(),
+            health: None,
         }
     }
 }
@@ -285,6 +353,7 @@ pub(crate) mod fixtures {
                     text: "Screen\r\nBcc: victim@example.com <script>alert(1)</script>".into(),
                 },
             ],
+            health: None,
         }
     }
 }

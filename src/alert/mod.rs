@@ -6,6 +6,7 @@
 //! notifications to a durable outbox in the same sled transaction; a delivery loop then
 //! sends the outbox with capped, jittered back-off and a stable idempotency key.
 
+pub mod alertmanager;
 pub mod data;
 pub mod delivery;
 pub mod discord;
@@ -61,11 +62,19 @@ pub enum ChannelConfig {
     Webhook(webhook::WebhookConfig),
     Email(email::EmailConfig),
     Jsonl(jsonl::JsonlConfig),
+    Alertmanager(alertmanager::AlertmanagerConfig),
 }
 
 impl ChannelConfig {
     pub const TYPES: &'static [&'static str] = &[
-        "slack", "discord", "teams", "ntfy", "webhook", "email", "jsonl",
+        "slack",
+        "discord",
+        "teams",
+        "ntfy",
+        "webhook",
+        "email",
+        "jsonl",
+        "alertmanager",
     ];
 
     pub fn type_name(&self) -> &'static str {
@@ -77,6 +86,7 @@ impl ChannelConfig {
             ChannelConfig::Webhook(_) => "webhook",
             ChannelConfig::Email(_) => "email",
             ChannelConfig::Jsonl(_) => "jsonl",
+            ChannelConfig::Alertmanager(_) => "alertmanager",
         }
     }
 
@@ -89,6 +99,7 @@ impl ChannelConfig {
             ChannelConfig::Webhook(c) => c.validate(),
             ChannelConfig::Email(c) => c.validate(),
             ChannelConfig::Jsonl(c) => c.validate(),
+            ChannelConfig::Alertmanager(c) => c.validate(),
         }
     }
 }

@@ -66,8 +66,9 @@ pub struct AlertRecord {
     pub status: AlertStatus,
     pub starts_at: DateTime<Utc>,
     pub ends_at: Option<DateTime<Utc>>,
-    /// The finding that fired it.
-    pub finding: Finding,
+    /// The finding that fired it (`None` for `pulse_health` alerts).
+    #[serde(default)]
+    pub finding: Option<Finding>,
     /// Latest content (numbers, examples).
     pub message: Message,
     /// Why nothing was sent: `silenced by sil_…` or `inhibited by alt_…`.

@@ -3,7 +3,7 @@
 //! go in `plain_text` objects, which Slack does not format. Slack answers `200 ok`.
 
 use super::delivery::{self, Delivered, DeliveryError};
-use super::message::{safe_url, truncate, Message, MessageKind};
+use super::message::{safe_url, truncate, Message};
 use crate::config::Secret;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -95,7 +95,7 @@ pub fn payload(m: &Message) -> Value {
         json!({"type": "header", "text": plain(&title, 150)}),
         json!({"type": "section", "text": plain(&format!("{summary}\n{}", m.framing()), 3000)}),
     ];
-    if m.kind != MessageKind::Test {
+    if m.has_numbers() {
         let aspects = if m.top_aspects.is_empty() {
             "none".to_string()
         } else {
@@ -144,6 +144,7 @@ pub fn payload(m: &Message) -> Value {
 mod tests {
     use super::*;
     use crate::alert::message::fixtures;
+    use crate::alert::message::MessageKind;
     use crate::alert::Department;
 
     #[test]

@@ -66,7 +66,7 @@ pub fn payload(m: &Message) -> Value {
         json!({"type": "TextBlock", "text": strip_markdown(&m.summary()), "wrap": true}),
         json!({"type": "TextBlock", "text": m.framing(), "wrap": true, "isSubtle": true}),
     ];
-    if m.kind != MessageKind::Test {
+    if m.has_numbers() {
         let aspects = if m.top_aspects.is_empty() {
             "none".to_string()
         } else {

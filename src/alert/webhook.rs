@@ -120,7 +120,7 @@ impl WebhookConfig {
 }
 
 pub fn payload(m: &Message) -> Value {
-    json!({
+    let mut v = json!({
         "type": format!("{}.{}", m.labels.signal, m.kind.as_str()),
         "timestamp": m.at_rfc3339(),
         "data": {
@@ -147,7 +147,12 @@ pub fn payload(m: &Message) -> Value {
                 "text": e.text,
             })).collect::<Vec<_>>(),
         }
-    })
+    });
+    // Only health alerts carry it, so product alert bodies stay as they were.
+    if let Some(h) = &m.health {
+        v["data"]["health"] = json!(h);
+    }
+    v
 }
 
 #[cfg(test)]

@@ -134,7 +134,7 @@ pub fn schemas() -> Map<String, Value> {
         object(&[
             (
                 "check",
-                json!({"type": "string", "enum": ["source_failing", "source_auth", "source_quota", "source_selectors", "disk_space"]}),
+                json!({"type": "string", "enum": ["source_failing", "source_auth", "source_quota", "source_selectors", "classifier", "channel_failing", "disk_space", "store_size"]}),
             ),
             (
                 "severity",

@@ -299,6 +299,6 @@ fn detect(a: &DetectArgs, g: &Globals) -> anyhow::Result<()> {
         &mut std::io::stdout().lock(),
         &rows,
         a.format,
-        Some("Seeded Poisson traffic (40% positive, 20% negative), evaluated every 15 min. Targets: <= 1 false alert per product-month; shifts found within 2 h at 20 mentions/h."),
+        Some("Seeded Poisson traffic (40% positive, 20% negative), evaluated every `detect.every` (5 min by default). Targets: <= 1 false alert per product-month; shifts found within 2 h at 20 mentions/h."),
     )
 }

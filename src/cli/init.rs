@@ -150,6 +150,12 @@ type = \"lexicon\"
 # department = \"it\"
 # channels = [\"log\"]
 
+# Pulse's own problems are raised as `pulse_health` alerts to department \"it\".
+# [health]
+# source_failing_for = \"1h\"
+# heartbeat_url = \"env:PULSE_HEARTBEAT_URL\"   # dead-man's switch, pinged every heartbeat_interval
+# heartbeat_interval = \"5m\"
+
 # ---- Local API (the CLI talks to the daemon through it) ---------------------------------
 [api]
 listen = \"127.0.0.1:7878\"

@@ -135,16 +135,30 @@ impl ClassifierConfig {
 
 /// Build the configured classifier (honouring `fallback`).
 pub fn build(config: &ClassifierConfig) -> Result<Arc<dyn Classifier>, SentimentError> {
+    build_reporting(config).map(|(c, _)| c)
+}
+
+/// [`build`], also saying why the configured classifier was replaced by the fallback
+/// (the daemon reports that as a health problem).
+pub fn build_reporting(
+    config: &ClassifierConfig,
+) -> Result<(Arc<dyn Classifier>, Option<String>), SentimentError> {
     match config.kind {
-        ClassifierKind::Lexicon => Ok(Arc::new(lexicon::Lexicon::new(config))),
-        ClassifierKind::Transformer => transformer::TransformerClassifier::from_config(config)
-            .map(|c| Arc::new(c) as Arc<dyn Classifier>)
-            .or_else(|e| match config.fallback {
-                Some(ClassifierKind::Lexicon) => {
-                    tracing::error!(error = %e, "transformer classifier failed to load; falling back to the lexicon classifier");
-                    Ok(Arc::new(lexicon::Lexicon::new(config)) as Arc<dyn Classifier>)
-                }
-            _ => Err(e),
-        }),
+        ClassifierKind::Lexicon => Ok((Arc::new(lexicon::Lexicon::new(config)), None)),
+        ClassifierKind::Transformer => {
+            match transformer::TransformerClassifier::from_config(config) {
+                Ok(c) => Ok((Arc::new(c) as Arc<dyn Classifier>, None)),
+                Err(e) => match config.fallback {
+                    Some(ClassifierKind::Lexicon) => {
+                        tracing::error!(error = %e, "transformer classifier failed to load; falling back to the lexicon classifier");
+                        Ok((
+                            Arc::new(lexicon::Lexicon::new(config)) as Arc<dyn Classifier>,
+                            Some(e.to_string()),
+                        ))
+                    }
+                    _ => Err(e),
+                },
+            }
+        }
     }
 }

@@ -1,15 +1,17 @@
 //! Opinion- and volume-shift detection over trend series.
 //!
 //! Detectors are pure functions of a product's hourly series and the evaluation time, so
-//! they are tested and benchmarked without a store. Each evaluation scans recent windows
-//! (1, 2, 3, 6 h … up to `window`, or coarser buckets for quiet products) against the
-//! baseline before them and reports, per signal, the most significant window:
+//! they are tested and benchmarked without a store. Volume and aspect detectors scan recent
+//! windows (1, 2, 3, 6 h … up to `window`, or coarser buckets for quiet products) against
+//! the baseline before them and report, per signal, the most significant window:
 //! - `volume_spike`: mention count improbable under a Poisson baseline (negative-binomial
 //!   when the baseline is over-dispersed), rate estimated by EWMA or same hour-of-week;
 //!   gated by a minimum count and a minimum ratio over baseline;
-//! - `sentiment_shift`: negative (or positive) share in the window against a Beta-Binomial
-//!   predictive built from the baseline share; gated by a minimum number of mentions and a
-//!   minimum change of share; both directions;
+//! - `sentiment_shift`: a Bernoulli CUSUM on the per-mention negative (or positive) flag over
+//!   the last `shift_span`, against the share in the baseline before it (Beta prior, capped
+//!   strength), with a threshold set from the product's volume and the accepted false-alarm
+//!   rate `shift_p`; gated by a minimum number of mentions and a minimum change of share;
+//!   both directions;
 //! - `aspect_spike`: a spike of *negative* mentions tagged with one aspect (an IT aspect
 //!   makes it an IT signal).
 //!
@@ -76,9 +78,20 @@ pub struct DetectConfig {
     /// Volume spike: largest tail probability that fires.
     #[serde(default = "default_spike_p")]
     pub spike_p: f64,
-    /// Sentiment shift: largest tail probability that fires.
+    /// Sentiment shift: the false-alarm rate accepted, per product, direction and hour of
+    /// stable opinion (5e-4 ≈ one false alert per direction every 3 months). The CUSUM
+    /// threshold is derived from it and the product's own volume, so busy and quiet products
+    /// get the same false-alarm rate.
     #[serde(default = "default_shift_p")]
     pub shift_p: f64,
+    /// Sentiment shift: the change of share (0.2 = 20 points) the CUSUM is tuned to find
+    /// fastest; smaller shifts are found too, more slowly.
+    #[serde(default = "default_shift_design_delta")]
+    pub shift_design_delta: f64,
+    /// Sentiment shift: how far back the CUSUM accumulates evidence (the baseline ends where
+    /// it starts).
+    #[serde(default = "default_shift_span", with = "humantime_serde")]
+    pub shift_span: Duration,
     /// Sentiment shift: smallest change of the negative/positive share (0.1 = 10 points).
     #[serde(default = "default_shift_min_delta")]
     pub shift_min_delta: f64,
@@ -148,7 +161,13 @@ fn default_spike_p() -> f64 {
     1e-6
 }
 fn default_shift_p() -> f64 {
-    2e-4
+    5e-4
+}
+fn default_shift_design_delta() -> f64 {
+    0.2
+}
+fn default_shift_span() -> Duration {
+    Duration::from_secs(2 * 86_400)
 }
 fn default_shift_min_delta() -> f64 {
     0.10
@@ -198,6 +217,8 @@ impl Default for DetectConfig {
             spike_min_ratio: default_spike_min_ratio(),
             spike_p: default_spike_p(),
             shift_p: default_shift_p(),
+            shift_design_delta: default_shift_design_delta(),
+            shift_span: default_shift_span(),
             shift_min_delta: default_shift_min_delta(),
             shift_prior_strength: default_prior_strength(),
             aspect_min_count: default_aspect_min_count(),
@@ -245,6 +266,15 @@ impl DetectConfig {
                     .into(),
             ));
         }
+        if !(self.shift_design_delta > 0.0 && self.shift_design_delta < 1.0) {
+            out.push(("shift_design_delta".into(), "must be within (0, 1)".into()));
+        }
+        if self.shift_span < Duration::from_secs(3600) {
+            out.push((
+                "shift_span".into(),
+                "must be at least 1h (buckets are hourly)".into(),
+            ));
+        }
         if !(0.0..1.0).contains(&self.shift_min_delta) {
             out.push(("shift_min_delta".into(), "must be within [0, 1)".into()));
         }
@@ -281,6 +311,7 @@ impl DetectConfig {
             window: product.window.unwrap_or(self.window),
             baseline: product.baseline.unwrap_or(self.baseline),
             launch: product.launch,
+            shift_span: self.shift_span,
         }
     }
 }
@@ -292,12 +323,15 @@ pub struct ProductParams {
     pub window: Duration,
     pub baseline: Duration,
     pub launch: Option<DateTime<Utc>>,
+    /// How far back the sentiment CUSUM accumulates.
+    pub shift_span: Duration,
 }
 
 impl ProductParams {
     /// Hours of series the detectors look at before `now`.
     pub fn lookback_hours(&self) -> i64 {
-        (self.window.as_secs() + self.baseline.as_secs()).div_ceil(3600) as i64 + 48
+        (self.window.max(self.shift_span).as_secs() + self.baseline.as_secs()).div_ceil(3600) as i64
+            + 48
     }
 }
 
@@ -629,37 +663,6 @@ impl Detector {
                 consider(f);
             }
 
-            // Sentiment shift, both ways.
-            for (direction, wk, bk) in [
-                (Direction::Negative, win.neg, base.neg),
-                (Direction::Positive, win.pos, base.pos),
-            ] {
-                if base.n < 1.0 || win.n < 1.0 {
-                    continue;
-                }
-                // Beta(1,1) prior plus the baseline, capped in strength.
-                let scale = (cfg.shift_prior_strength / base.n).min(1.0);
-                let a = bk * scale + 1.0;
-                let b = (base.n - bk) * scale + 1.0;
-                let share_b = a / (a + b);
-                let share_w = wk / win.n;
-                let pv = stats::beta_binomial_upper_tail(wk as u64, win.n as u64, a, b);
-                let mut f = mk(
-                    Signal::SentimentShift,
-                    direction,
-                    None,
-                    Department::Marketing,
-                );
-                f.p_value = pv;
-                f.baseline = share_b;
-                f.observed = share_w;
-                f.ratio = share_w / share_b.max(1e-9);
-                f.fires = pv < cfg.shift_p
-                    && win.n >= cfg.min_mentions as f64
-                    && share_w - share_b >= cfg.shift_min_delta;
-                consider(f);
-            }
-
             // Aspect spikes of negative mentions.
             for (aspect, series) in &s.aspects {
                 let at = |i: i64| -> f64 {
@@ -699,7 +702,152 @@ impl Detector {
                 consider(f);
             }
         }
+        for f in self.sentiment_cusum(p, s, now, first, last, last_frac, launch_idx) {
+            best.insert(f.key(), f);
+        }
         best.into_values().collect()
+    }
+
+    /// Sentiment shift, both directions: a Bernoulli CUSUM on the per-mention negative
+    /// (positive) flag over the last `shift_span`, against the share in the baseline before
+    /// it. CUSUM is the quickest detector of a change for a given false-alarm rate (Lorden,
+    /// Moustakides); windows of fixed length lose evidence at both ends of a shift. Evidence
+    /// is added hour by hour (the current hour so far included). A CUSUM level `S` is
+    /// exceeded by chance about `λ·I₀·e^(−S−0.583σ)` times an hour (λ mentions per hour, I₀
+    /// the per-mention drift under no change, σ the spread of an hour's evidence), which is
+    /// reported as the p-value and compared
+    /// with `shift_p`: the threshold rises with volume so every product gets the same
+    /// false-alarm rate.
+    #[allow(clippy::too_many_arguments)]
+    fn sentiment_cusum(
+        &self,
+        p: &ProductParams,
+        s: &ProductSeries,
+        now: i64,
+        first: i64,
+        last: i64,
+        last_frac: f64,
+        launch_idx: Option<i64>,
+    ) -> Vec<Finding> {
+        let cfg = &self.cfg;
+        let baseline_h = (p.baseline.as_secs() / 3600).max(1) as i64;
+        let min_hist_h = ((cfg.min_history.as_secs() / 3600) as i64).max(1);
+        let span_h = ((p.shift_span.as_secs() / 3600) as i64).max(1);
+        // After a launch, everything since it is judged against the time before it.
+        let (c_start, launch) = match launch_idx {
+            Some(li) if li <= last && li - first >= min_hist_h => (li, true),
+            _ => ((last + 1 - span_h).max(first + min_hist_h), false),
+        };
+        if c_start > last {
+            return Vec::new();
+        }
+        let b_start = (c_start - baseline_h).max(first);
+        let mut base = Sums::default();
+        for i in b_start..c_start {
+            let c = s.at(i);
+            base.n += c.count as f64;
+            base.pos += c.positive as f64;
+            base.neg += c.negative as f64;
+        }
+        if base.n < 1.0 {
+            return Vec::new();
+        }
+        let lambda = base.n / (c_start - b_start) as f64;
+        let mut out = Vec::new();
+        for direction in [Direction::Negative, Direction::Positive] {
+            let k = |c: &BucketCounts| match direction {
+                Direction::Negative => c.negative as f64,
+                _ => c.positive as f64,
+            };
+            let bk = match direction {
+                Direction::Negative => base.neg,
+                _ => base.pos,
+            };
+            // Beta(1,1) prior plus the baseline, capped in strength.
+            let scale = (cfg.shift_prior_strength / base.n).min(1.0);
+            let a = bk * scale + 1.0;
+            let b = (base.n - bk) * scale + 1.0;
+            let p0 = a / (a + b);
+            let p1 = (p0 + cfg.shift_design_delta).min(0.999);
+            if p1 <= p0 {
+                continue;
+            }
+            let up = (p1 / p0).ln();
+            let down = ((1.0 - p1) / (1.0 - p0)).ln();
+            let drift0 = -(p0 * up + (1.0 - p0) * down);
+            // Evidence arrives an hour at a time, so the statistic overshoots less often
+            // than a per-mention CUSUM would; Siegmund's overshoot correction (0.583 σ of an
+            // hour's increment) accounts for it, which keeps busy products from being held
+            // to a stricter standard than quiet ones.
+            let sigma = (lambda * (p0 * up * up + (1.0 - p0) * down * down)).sqrt();
+            let level = |p: f64| (lambda * drift0 / p).ln() - 0.583 * sigma;
+            // The statistic is capped a little above the firing level, as a CUSUM restarts
+            // after it signals: a huge burst must not keep the alert up for days of normal
+            // mentions afterwards.
+            let cap = level(cfg.shift_p).max(0.0) + 1.0;
+            // Run: the hours since the statistic last stood at zero.
+            let (mut stat, mut run_start) = (0.0f64, c_start);
+            for i in c_start..=last {
+                let c = s.at(i);
+                stat = (stat + k(&c) * up + (c.count as f64 - k(&c)) * down).min(cap);
+                if stat <= 0.0 {
+                    stat = 0.0;
+                    run_start = i + 1;
+                }
+            }
+            let (from, hours) = if run_start <= last {
+                (run_start, (last - run_start) as f64 + last_frac)
+            } else {
+                // No run: describe the whole span (what a resolved message reports).
+                (c_start, (last - c_start) as f64 + last_frac)
+            };
+            let mut run = Sums::default();
+            for i in from..=last {
+                let c = s.at(i);
+                run.n += c.count as f64;
+                run.pos += c.positive as f64;
+                run.neg += c.negative as f64;
+            }
+            let run_k = match direction {
+                Direction::Negative => run.neg,
+                _ => run.pos,
+            };
+            let share = if run.n > 0.0 { run_k / run.n } else { p0 };
+            // A run whose newest mention is older than `window` is old news: a product that
+            // went quiet after a burst has not shown its opinion is still shifted.
+            let window_h = (p.window.as_secs() / 3600).max(1) as i64;
+            let recent = (from..=last)
+                .rev()
+                .find(|i| s.at(*i).count > 0)
+                .is_some_and(|i| i > last - window_h);
+            let pv = if recent {
+                (cfg.shift_p * (level(cfg.shift_p) - stat).exp()).min(1.0)
+            } else {
+                1.0
+            };
+            out.push(Finding {
+                product: p.name.clone(),
+                signal: Signal::SentimentShift,
+                direction,
+                aspect: None,
+                department: Department::Marketing,
+                p_value: pv,
+                fires: pv < cfg.shift_p
+                    && run.n >= cfg.min_mentions as f64
+                    && share - p0 >= cfg.shift_min_delta,
+                at: now,
+                window_secs: (hours * 3600.0).round() as i64,
+                launch,
+                baseline: p0,
+                observed: share,
+                ratio: share / p0.max(1e-9),
+                mentions: run.n as u64,
+                expected_mentions: lambda * hours,
+                net_before: base.net(),
+                net_after: run.net(),
+            });
+        }
+        out
     }
 
     /// Expected count over a window of `len` hours starting at `w_start` (last hour
@@ -882,6 +1030,7 @@ mod tests {
             window: Duration::from_secs(6 * 3600),
             baseline: Duration::from_secs(14 * 86_400),
             launch: None,
+            shift_span: Duration::from_secs(2 * 86_400),
         }
     }
 
@@ -926,6 +1075,106 @@ mod tests {
         assert!(neg.fires);
         assert!((neg.observed - 0.5).abs() < 1e-9);
         assert!(neg.net_after.unwrap() < neg.net_before.unwrap());
+    }
+
+    fn shifted_hour(n: u64, neg: u64) -> BucketCounts {
+        let mut c = BucketCounts::default();
+        for i in 0..n {
+            c.add(
+                if i < neg {
+                    Label::Negative
+                } else {
+                    Label::Positive
+                },
+                0.0,
+            );
+        }
+        c
+    }
+
+    fn negative_shift(f: &[Finding]) -> &Finding {
+        f.iter()
+            .find(|f| f.signal == Signal::SentimentShift && f.direction == Direction::Negative)
+            .expect("a negative sentiment finding")
+    }
+
+    #[test]
+    fn cusum_accumulates_a_modest_shift_over_hours() {
+        // 20 % negative for weeks, then 45 %: no single hour is conclusive, three are.
+        let d = Detector::new(&DetectConfig::default());
+        let mut s = series(403, 20, 4);
+        for h in 400..403 {
+            s.hours[h] = shifted_hour(20, 9);
+        }
+        let after = |hours: i64| {
+            let f = d.evaluate(&params(), &s, s.start + (400 + hours) * 3600);
+            negative_shift(&f).clone()
+        };
+        let one = after(1);
+        assert!(!one.fires && one.p_value > 1e-3, "{one:?}");
+        let three = after(3);
+        assert!(three.fires, "{three:?}");
+        assert_eq!(three.mentions, 60);
+        assert!((three.observed - 0.45).abs() < 1e-9);
+        assert!((three.baseline - 0.2).abs() < 0.01);
+        assert_eq!(three.window_secs, 3 * 3600);
+        // Positive share fell: no positive shift.
+        let pos = f_dir(
+            &d.evaluate(&params(), &s, s.start + 403 * 3600),
+            Direction::Positive,
+        );
+        assert!(!pos.fires);
+    }
+
+    fn f_dir(f: &[Finding], dir: Direction) -> Finding {
+        f.iter()
+            .find(|f| f.signal == Signal::SentimentShift && f.direction == dir)
+            .cloned()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_same_share_is_stronger_evidence_at_higher_volume() {
+        // One hour at 40 % negative after weeks at 20 %: conclusive at 200/h, not at 20/h
+        // (the threshold also rises with volume, but only logarithmically).
+        let d = Detector::new(&DetectConfig::default());
+        let after_one_hour = |rate: u64, neg_now: u64| {
+            let mut s = series(401, rate, rate / 5);
+            s.hours[400] = shifted_hour(rate, neg_now);
+            negative_shift(&d.evaluate(&params(), &s, s.start + 401 * 3600)).clone()
+        };
+        assert!(after_one_hour(200, 80).fires);
+        let quiet = after_one_hour(20, 8);
+        assert!(!quiet.fires && quiet.p_value > 1e-2, "{quiet:?}");
+    }
+
+    #[test]
+    fn a_burst_followed_by_silence_stops_supporting_the_shift() {
+        let d = Detector::new(&DetectConfig::default());
+        let mut s = series(410, 20, 4);
+        for h in 400..403 {
+            s.hours[h] = shifted_hour(20, 12);
+        }
+        for h in 403..410 {
+            s.hours[h] = BucketCounts::default();
+        }
+        let fired = negative_shift(&d.evaluate(&params(), &s, s.start + 403 * 3600)).clone();
+        assert!(fired.fires);
+        let later = negative_shift(&d.evaluate(&params(), &s, s.start + 410 * 3600)).clone();
+        assert!(!later.fires && later.p_value == 1.0, "{later:?}");
+    }
+
+    #[test]
+    fn a_huge_burst_stops_supporting_the_shift_hours_after_it_ends() {
+        let cfg = DetectConfig::default();
+        let d = Detector::new(&cfg);
+        let mut s = series(410, 20, 4);
+        s.hours[400] = shifted_hour(200, 150);
+        let at = |h: i64| negative_shift(&d.evaluate(&params(), &s, s.start + h * 3600)).clone();
+        assert!(at(401).fires);
+        // Normal traffic again: support ends within hours, not after days.
+        let later = at(405);
+        assert!(!later.fires && later.p_value >= cfg.keep_p, "{later:?}");
     }
 
     #[test]

@@ -196,6 +196,7 @@ pub fn hostile_message(department: pulse::alert::Department) -> pulse::alert::Me
                 text: format!("Screen\r\nBcc: victim@example.com <script>alert(1)</script> {}", "long ".repeat(2000)),
             },
         ],
+        health: None,
     }
 }
 
