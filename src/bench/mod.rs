@@ -156,7 +156,10 @@ pub fn fill(
     days: i64,
     mut progress: impl FnMut(usize),
 ) -> anyhow::Result<usize> {
-    let mut gen = generate::Generator::new(&pipeline.products, seed, end, days);
+    // Ids continue after what the store holds, so a refill stores new mentions.
+    let have = pipeline.store.mention_count() as u64;
+    let mut gen =
+        generate::Generator::new(&pipeline.products, seed, end, days).starting_after(have);
     let mut done = 0;
     while done < n {
         let take = (n - done).min(10_000);

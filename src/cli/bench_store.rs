@@ -197,6 +197,7 @@ pub fn growth(a: &GrowthArgs) -> anyhow::Result<()> {
         let reopened = Store::open_with(&path, a.cache_mb)?;
         let after = reopened.size_on_disk();
         drop(reopened);
+        let n = q[0].store_mentions;
         rows.push(GrowthRow {
             store_mentions: n,
             fill_mentions_per_second: fill_rate.round(),
