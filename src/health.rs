@@ -431,25 +431,18 @@ pub fn check_disk(
     if fraction >= t.disk_free_fraction && free >= t.disk_free_bytes {
         return None;
     }
-    let mib = |b: u64| b as f64 / 1_048_576.0;
-    Some(HealthFinding {
-        check: "disk_space".into(),
-        severity: if free < t.disk_free_bytes / 4 {
-            Severity::Critical
-        } else {
-            Severity::Warning
-        },
-        subject: "store".into(),
-        since: None,
-        message: format!(
+    Some(store_finding(
+        "disk_space",
+        free < t.disk_free_bytes / 4,
+        format!(
             "the store's disk is nearly full: {:.0} MiB free of {:.0} MiB ({:.1}%); the store uses {:.0} MiB",
             mib(free),
             mib(total),
             fraction * 100.0,
             mib(store_bytes)
         ),
-        action: "free disk space, set `[store] keep_mentions` to prune old mention texts, or move the store".into(),
-    })
+        "free disk space, set `[store] keep_mentions` to prune old mention texts, or move the store",
+    ))
 }
 
 /// A store that has reached its configured size limit (or most of it).
@@ -459,24 +452,37 @@ pub fn check_store_size(store_bytes: u64, t: &Thresholds) -> Option<HealthFindin
     if fraction < t.store_warn_fraction {
         return None;
     }
-    let mib = |b: u64| b as f64 / 1_048_576.0;
-    Some(HealthFinding {
-        check: "store_size".into(),
-        severity: if store_bytes >= max {
+    Some(store_finding(
+        "store_size",
+        store_bytes >= max,
+        format!(
+            "the store uses {:.0} MiB, {:.0}% of its {:.0} MiB limit",
+            mib(store_bytes),
+            fraction * 100.0,
+            mib(max)
+        ),
+        "set `[store] keep_mentions` to prune old mention texts and run `pulse store compact`, or raise `[health] store_max_bytes`",
+    ))
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1_048_576.0
+}
+
+/// A finding about the store (subject `store`), critical or a warning.
+fn store_finding(check: &str, critical: bool, message: String, action: &str) -> HealthFinding {
+    HealthFinding {
+        check: check.into(),
+        severity: if critical {
             Severity::Critical
         } else {
             Severity::Warning
         },
         subject: "store".into(),
         since: None,
-        message: format!(
-            "the store uses {:.0} MiB, {:.0}% of its {:.0} MiB limit",
-            mib(store_bytes),
-            fraction * 100.0,
-            mib(max)
-        ),
-        action: "set `[store] keep_mentions` to prune old mention texts and run `pulse store compact`, or raise `[health] store_max_bytes`".into(),
-    })
+        message,
+        action: action.into(),
+    }
 }
 
 /// The daemon's classifier when the configured one failed to load (kept in the `health`

@@ -97,6 +97,25 @@ timeout = "2s"
     ))
 }
 
+/// An Alertmanager answering every POST with `response`, and an engine over `data` whose
+/// one channel is that Alertmanager (the temporary directory holds the engine's database).
+async fn am_engine(
+    response: ResponseTemplate,
+    data: pulse::alert::MemoryData,
+) -> (MockServer, tempfile::TempDir, sled::Db, AlertEngine) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/am/api/v2/alerts"))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::open(dir.path().join("db")).unwrap();
+    let cfg = am_config(&server.uri());
+    let engine = AlertEngine::with_data(&cfg, db.clone(), Arc::new(data)).unwrap();
+    (server, dir, db, engine)
+}
+
 fn finding() -> HealthFinding {
     HealthFinding {
         check: "source_failing".into(),
@@ -110,17 +129,8 @@ fn finding() -> HealthFinding {
 
 #[tokio::test]
 async fn health_alert_is_posted_in_the_documented_shape_resent_while_active_then_resolved() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/am/api/v2/alerts"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = sled::open(dir.path().join("db")).unwrap();
-    let cfg = am_config(&server.uri());
-    let mut engine =
-        AlertEngine::with_data(&cfg, db, Arc::new(pulse::alert::MemoryData::new())).unwrap();
+    let (server, _dir, _db, mut engine) =
+        am_engine(ResponseTemplate::new(200), pulse::alert::MemoryData::new()).await;
 
     let t = hours(73);
     let r = engine.raise_health(&[finding()], t).unwrap();
@@ -217,16 +227,8 @@ async fn health_alert_is_posted_in_the_documented_shape_resent_while_active_then
 
 #[tokio::test]
 async fn product_alert_carries_stable_labels_and_numbers_as_annotations() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/am/api/v2/alerts"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = sled::open(dir.path().join("db")).unwrap();
-    let cfg = am_config(&server.uri());
-    let mut engine = AlertEngine::with_data(&cfg, db, Arc::new(history(100, Some(72)))).unwrap();
+    let (server, _dir, _db, mut engine) =
+        am_engine(ResponseTemplate::new(200), history(100, Some(72))).await;
     engine.tick(hours(60)).await.unwrap();
     let r = engine.tick(hours(73)).await.unwrap();
     assert!(!r.fired.is_empty());
@@ -264,18 +266,11 @@ async fn product_alert_carries_stable_labels_and_numbers_as_annotations() {
 
 #[tokio::test]
 async fn a_400_from_alertmanager_is_a_permanent_failure_with_its_reason() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/am/api/v2/alerts"))
-        .respond_with(ResponseTemplate::new(400).set_body_string("start time missing"))
-        .mount(&server)
-        .await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = sled::open(dir.path().join("db")).unwrap();
-    let cfg = am_config(&server.uri());
-    let mut engine =
-        AlertEngine::with_data(&cfg, db.clone(), Arc::new(pulse::alert::MemoryData::new()))
-            .unwrap();
+    let (_server, _dir, db, mut engine) = am_engine(
+        ResponseTemplate::new(400).set_body_string("start time missing"),
+        pulse::alert::MemoryData::new(),
+    )
+    .await;
     let t = hours(73);
     engine.raise_health(&[finding()], t).unwrap();
     let r = engine.deliver(t + Duration::seconds(31)).await.unwrap();

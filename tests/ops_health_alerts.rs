@@ -5,7 +5,7 @@
 
 mod alert_support;
 
-use alert_support::{header, history, hours, verify, SECRET};
+use alert_support::{config as parse, header, history, hours, verify, SECRET};
 use chrono::{DateTime, Duration, Utc};
 use pulse::alert::AlertEngine;
 use pulse::config::Config;
@@ -61,17 +61,47 @@ fn webhook(name: &str, base: &str, route: &str) -> String {
     )
 }
 
+/// A route waiting 30s, then grouping for 5m.
 fn route(department: &str, channels: &[&str]) -> String {
+    timed_route(department, channels, "30s", "5m")
+}
+
+fn timed_route(department: &str, channels: &[&str], wait: &str, interval: &str) -> String {
     let list: Vec<String> = channels.iter().map(|c| format!("\"{c}\"")).collect();
     format!(
-        "[[routes]]\ndepartment = \"{department}\"\nchannels = [{}]\ngroup_wait = \"30s\"\ngroup_interval = \"5m\"\nrepeat_interval = \"12h\"\n\n",
+        "[[routes]]\ndepartment = \"{department}\"\nchannels = [{}]\ngroup_wait = \"{wait}\"\ngroup_interval = \"{interval}\"\nrepeat_interval = \"12h\"\n\n",
         list.join(", ")
     )
 }
 
-fn parse(text: &str) -> Config {
-    Config::parse(text, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"))
+/// Receivers `/it` and `/mkt` accept; the feed at `/feed.xml` answers `response`.
+async fn it_mkt_and_feed(server: &MockServer, response: ResponseTemplate) {
+    accept(server, "/it").await;
+    accept(server, "/mkt").await;
+    Mock::given(method("GET"))
+        .and(path("/feed.xml"))
+        .respond_with(response)
+        .named("feed")
+        .mount(server)
+        .await;
 }
+
+/// Forget what was received; the receivers accept and the feed works again.
+async fn recover(server: &MockServer) {
+    server.reset().await;
+    it_mkt_and_feed(
+        server,
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/rss+xml")
+            .set_body_string(FEED),
+    )
+    .await;
+}
+
+/// `[health]` keys that keep the disk-space check quiet unless the disk is completely
+/// full: these tests count health alerts exactly, and must not depend on how full the
+/// disk of the machine running them is.
+const NO_DISK_CHECK: &str = "disk_free_fraction = 0.000001\ndisk_free_bytes = \"1\"\n";
 
 const FEED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Widget news</title><link>https://news.example/</link>
@@ -83,18 +113,15 @@ const FEED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 #[tokio::test]
 async fn a_source_failing_past_the_threshold_raises_one_it_alert_then_one_resolved() {
     let server = MockServer::start().await;
-    accept(&server, "/it").await;
-    accept(&server, "/mkt").await;
-    Mock::given(method("GET"))
-        .and(path("/feed.xml"))
-        .respond_with(ResponseTemplate::new(500).set_body_string("upstream down"))
-        .named("feed down")
-        .mount(&server)
-        .await;
+    it_mkt_and_feed(
+        &server,
+        ResponseTemplate::new(500).set_body_string("upstream down"),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let base = server.uri();
     let cfg = parse(&format!(
-        "[store]\npath = \"{}\"\n\n[http]\nmax_retries = 0\ntimeout = \"2s\"\n\n[health]\ncheck_every = \"1m\"\n\n\
+        "[store]\npath = \"{}\"\n\n[http]\nmax_retries = 0\ntimeout = \"2s\"\n\n[health]\ncheck_every = \"1m\"\n{NO_DISK_CHECK}\n\
          [[products]]\nname = \"Widget\"\n\n\
          [[sources]]\ntype = \"rss\"\nname = \"news\"\ninterval = \"10m\"\nurl = \"{base}/feed.xml\"\n\n{}{}{}{}",
         dir.path().join("db").display(),
@@ -156,18 +183,7 @@ async fn a_source_failing_past_the_threshold_raises_one_it_alert_then_one_resolv
     assert_eq!(d["title"], "Pulse health: source failing: news");
 
     // The platform recovers: the next poll succeeds and the alert resolves once.
-    server.reset().await;
-    accept(&server, "/it").await;
-    accept(&server, "/mkt").await;
-    Mock::given(method("GET"))
-        .and(path("/feed.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "application/rss+xml")
-                .set_body_string(FEED),
-        )
-        .mount(&server)
-        .await;
+    recover(&server).await;
     let polled = poll_source(&rt, &pipeline, &http, std::time::Duration::from_secs(10)).await;
     assert!(polled.error.is_none(), "{polled:?}");
     let r = engine.health_tick(at(91)).await.unwrap();
@@ -203,7 +219,7 @@ async fn a_source_failing_past_the_threshold_raises_one_it_alert_then_one_resolv
 /// Three channels: `it` fails, `ops` shares IT's route, `mkt` is marketing's.
 fn channel_failure_config(base: &str, it_route: &[&str]) -> Config {
     parse(&format!(
-        "[[products]]\nname = \"Widget\"\n\n[health]\nchannel_failures = 3\n\n{}{}{}{}{}",
+        "[[products]]\nname = \"Widget\"\n\n[health]\nchannel_failures = 3\n{NO_DISK_CHECK}\n{}{}{}{}{}",
         webhook("it", base, "/it"),
         webhook("ops", base, "/ops"),
         webhook("mkt", base, "/mkt"),
@@ -356,28 +372,21 @@ fn health_config_problems_are_reported_with_their_keys_and_lines() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_reports_a_failing_source_to_it_once_and_its_recovery_once() {
     let server = MockServer::start().await;
-    accept(&server, "/it").await;
-    accept(&server, "/mkt").await;
-    Mock::given(method("GET"))
-        .and(path("/feed.xml"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("maintenance"))
-        .mount(&server)
-        .await;
+    it_mkt_and_feed(
+        &server,
+        ResponseTemplate::new(503).set_body_string("maintenance"),
+    )
+    .await;
     let base = server.uri();
     let dir = tempfile::tempdir().unwrap();
-    let route_fast = |dept: &str, ch: &str| {
-        format!(
-            "[[routes]]\ndepartment = \"{dept}\"\nchannels = [\"{ch}\"]\ngroup_wait = \"1s\"\ngroup_interval = \"1s\"\nrepeat_interval = \"12h\"\n\n"
-        )
-    };
     let config = format!(
         "[store]\npath = \"data/pulse.db\"\n\n[api]\nlisten = \"127.0.0.1:0\"\n\n[http]\nmax_retries = 0\ntimeout = \"2s\"\n\n\
-         [health]\ncheck_every = \"1s\"\n\n[[products]]\nname = \"Widget\"\n\n\
+         [health]\ncheck_every = \"1s\"\n{NO_DISK_CHECK}\n[[products]]\nname = \"Widget\"\n\n\
          [[sources]]\ntype = \"rss\"\nname = \"news\"\ninterval = \"10s\"\nurl = \"{base}/feed.xml\"\n\n{}{}{}{}",
         webhook("it", &base, "/it"),
         webhook("mkt", &base, "/mkt"),
-        route_fast("marketing", "mkt"),
-        route_fast("it", "it"),
+        timed_route("marketing", &["mkt"], "1s", "1s"),
+        timed_route("it", &["it"], "1s", "1s"),
     );
     std::fs::write(dir.path().join("config.toml"), config).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pulse"))
@@ -414,18 +423,7 @@ async fn the_daemon_reports_a_failing_source_to_it_once_and_its_recovery_once() 
     assert_eq!(it[0]["data"]["health"]["subject"], "news");
 
     // Recovery: the feed answers again; the next poll succeeds and the alert resolves.
-    server.reset().await;
-    accept(&server, "/it").await;
-    accept(&server, "/mkt").await;
-    Mock::given(method("GET"))
-        .and(path("/feed.xml"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "application/rss+xml")
-                .set_body_string(FEED),
-        )
-        .mount(&server)
-        .await;
+    recover(&server).await;
     let it = wait("/it", "pulse_health.resolved").await;
     // A few more health passes: nothing new.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;

@@ -3,11 +3,9 @@
 //! daemon carries on pinging; POST sends a one-line status body.
 
 mod common;
-use common::{sigterm, wait_for, Env};
+use common::{capture_stderr, sigterm, wait_for, Env};
 use pulse::health::HealthConfig;
 use pulse::heartbeat::Heartbeat;
-use std::io::{BufRead, BufReader};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{method, path};
@@ -66,16 +64,7 @@ heartbeat_timeout = "2s"
         server.uri()
     ));
     let mut child = env.spawn(&["run"]);
-    let log = Arc::new(Mutex::new(String::new()));
-    let stderr = child.stderr.take().unwrap();
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let mut l = sink.lock().unwrap();
-            l.push_str(&line);
-            l.push('\n');
-        }
-    });
+    let log = capture_stderr(&mut child);
 
     let got = wait_requests(&server, 4, Duration::from_secs(30)).await;
     for r in &got {

@@ -3,8 +3,7 @@
 //! and the daemon keeps running on the old config.
 
 mod common;
-use common::{fixture, sigterm, wait_for, Env};
-use std::io::{BufRead, BufReader};
+use common::{capture_stderr, fixture, sigterm, wait_for, Env};
 use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,21 +14,6 @@ fn sighup(child: &Child) {
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGHUP);
     }
-}
-
-/// Collect the daemon's stderr in the background so the test can look for log lines.
-fn capture_stderr(child: &mut Child) -> Arc<Mutex<String>> {
-    let log = Arc::new(Mutex::new(String::new()));
-    let stderr = child.stderr.take().expect("piped stderr");
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let mut l = sink.lock().unwrap();
-            l.push_str(&line);
-            l.push('\n');
-        }
-    });
-    log
 }
 
 fn wait_log(log: &Arc<Mutex<String>>, needle: &str) {

@@ -1,15 +1,15 @@
 //! Bluesky source against a local server speaking real XRPC: `createSession` with an app
 //! password, session reuse and refresh, `searchPosts` paging by `cursor`, `since` cursors.
 
-#[path = "common/sources_b.rs"]
-mod helpers;
+#[path = "common/sources.rs"]
+mod sources;
 
 use chrono::Duration as ChronoDuration;
-use helpers::*;
 use pulse::sources::bluesky::{Bluesky, BlueskyConfig};
 use pulse::sources::{FetchError, Source, SourceError};
+use sources::*;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{body_json, header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -252,7 +252,7 @@ async fn pagination_follows_the_cursor() {
     assert_eq!(first.published_at.to_rfc3339(), "2024-05-01T12:58:00+00:00");
     assert_eq!(first.text, "Widgetron is the best poller");
     assert_eq!(out.mentions[1].language.as_deref(), Some("de"));
-    let c = saved(&out.cursors);
+    let c = saved(&out);
     assert!(c["Widgetron"].contains("2024-05-01T12:58:00Z"), "{c:?}");
 }
 
@@ -271,7 +271,7 @@ async fn empty_result() {
         .await
         .unwrap();
     assert!(out.mentions.is_empty() && out.errors.is_empty());
-    assert!(saved(&out.cursors)["Widgetron"].contains("2024-04-30T13:05:00Z"));
+    assert!(saved(&out)["Widgetron"].contains("2024-04-30T13:05:00Z"));
 }
 
 #[tokio::test]
@@ -299,7 +299,7 @@ async fn restart_resumes_from_the_cursor_without_duplicates() {
         .unwrap();
     assert_eq!(first.mentions.len(), 1);
     let second = source(&server)
-        .poll(&ctx("bsky", widgetron(), saved(&first.cursors)))
+        .poll(&ctx("bsky", widgetron(), saved(&first)))
         .await
         .unwrap();
     // `since` is inclusive: the boundary post comes back and is dropped.
@@ -325,12 +325,8 @@ async fn rate_limit_429_with_retry_after_is_honoured() {
         .expect(1)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&server)
-        .poll(&ctx("bsky", widgetron(), HashMap::new()))
-        .await
-        .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let out =
+        poll_after_retry_after(&source(&server), &ctx("bsky", widgetron(), HashMap::new())).await;
     assert_eq!(out.mentions.len(), 1);
 }
 
@@ -391,14 +387,7 @@ async fn timeout_fails_the_poll() {
         )
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("bsky", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(&source(&server), &ctx("bsky", widgetron(), HashMap::new())).await;
 }
 
 #[tokio::test]
@@ -429,14 +418,8 @@ async fn oversized_body_is_refused() {
         .respond_with(json(200, &oversized_json()))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("bsky", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(&source(&server), &ctx("bsky", widgetron(), HashMap::new()))
+        .await;
 }
 
 #[tokio::test]

@@ -1,14 +1,14 @@
 //! GitHub source against a local server speaking the real `/search/issues` format: `Link`
 //! paging, `created:>=` cursors, `x-ratelimit-*` headers, primary and secondary limits.
 
-#[path = "common/sources_b.rs"]
-mod helpers;
+#[path = "common/sources.rs"]
+mod sources;
 
-use helpers::*;
 use pulse::sources::github::{Github, GithubConfig};
 use pulse::sources::{FetchError, Source, SourceError};
+use sources::*;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -121,7 +121,7 @@ async fn pagination_follows_the_link_header() {
         out.mentions[1].url.as_deref(),
         Some("https://github.com/other/app/pull/77")
     );
-    let c = saved(&out.cursors);
+    let c = saved(&out);
     assert!(c["Widgetron"].contains("2024-05-01T12:55:00Z"), "{c:?}");
 }
 
@@ -162,7 +162,7 @@ async fn page_limit_stops_paging_and_the_next_poll_resumes() {
     c.max_pages = 1;
     let first = source(&server, false).poll(&c).await.unwrap();
     assert_eq!(first.mentions.len(), 2);
-    let mut c = ctx("gh", widgetron(), saved(&first.cursors));
+    let mut c = ctx("gh", widgetron(), saved(&first));
     c.max_pages = 1;
     let second = source(&server, false).poll(&c).await.unwrap();
     assert_eq!(second.mentions.len(), 1);
@@ -183,7 +183,7 @@ async fn empty_result() {
         .await
         .unwrap();
     assert!(out.mentions.is_empty() && out.errors.is_empty());
-    assert!(saved(&out.cursors)["Widgetron"].contains("2024-04-30T13:05:00Z"));
+    assert!(saved(&out)["Widgetron"].contains("2024-04-30T13:05:00Z"));
 }
 
 #[tokio::test]
@@ -215,7 +215,7 @@ async fn restart_resumes_from_the_cursor_without_duplicates() {
         .unwrap();
     assert_eq!(first.mentions.len(), 1);
     let second = source(&server, false)
-        .poll(&ctx("gh", widgetron(), saved(&first.cursors)))
+        .poll(&ctx("gh", widgetron(), saved(&first)))
         .await
         .unwrap();
     // The boundary issue comes back (`>=`) but is not reported twice.
@@ -242,12 +242,11 @@ async fn rate_limit_429_with_retry_after_is_honoured() {
         .expect(1)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&server, false)
-        .poll(&ctx("gh", widgetron(), HashMap::new()))
-        .await
-        .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let out = poll_after_retry_after(
+        &source(&server, false),
+        &ctx("gh", widgetron(), HashMap::new()),
+    )
+    .await;
     assert_eq!(out.mentions.len(), 1);
 }
 
@@ -339,7 +338,7 @@ async fn last_request_of_the_window_stops_the_poll_and_persists_the_pause() {
         "{:?}",
         out.warnings
     );
-    let cursors = saved(&out.cursors);
+    let cursors = saved(&out);
     assert_eq!(cursors["@paused_until"], "2024-05-01T13:06:00+00:00");
     let restarted = source(&server, false)
         .poll(&ctx("gh", products, cursors))
@@ -397,14 +396,11 @@ async fn timeout_fails_the_poll() {
         .respond_with(ok(&fixture("github/search_page2.json")).set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
-    let err = source(&server, false)
-        .poll(&ctx("gh", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(
+        &source(&server, false),
+        &ctx("gh", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -433,14 +429,11 @@ async fn oversized_body_is_refused() {
         .respond_with(ok(&oversized_json()))
         .mount(&server)
         .await;
-    let err = source(&server, false)
-        .poll(&ctx("gh", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(
+        &source(&server, false),
+        &ctx("gh", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -1,12 +1,15 @@
 //! The Hacker News (Algolia) source against a local server serving Algolia-format bodies.
 
-#[path = "common/sources_a.rs"]
-mod sources_a;
+#[path = "common/sources.rs"]
+mod sources;
 
 use chrono::{TimeZone, Utc};
 use pulse::sources::hackernews::{HackerNews, HackerNewsConfig};
 use pulse::sources::{FetchError, Source, SourceError};
-use sources_a::{ctx, fixture, oversized_json, product, saved};
+use sources::{
+    assert_poll_refuses_oversized, assert_poll_times_out, ctx, fixture, oversized_json,
+    poll_after_retry_after, product, saved,
+};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
@@ -26,7 +29,7 @@ fn json(body: String) -> ResponseTemplate {
 }
 
 fn widgetron() -> Vec<pulse::config::ProductConfig> {
-    vec![product("Widgetron", &[], &[])]
+    vec![product("Widgetron", &[])]
 }
 
 /// The documented polling call: quoted query, stories and comments, 100 hits per page.
@@ -44,7 +47,7 @@ async fn normal_page_is_normalised_and_rechecked() {
     polling_call()
         .and(query_param("page", "0"))
         .and(query_param_is_missing("numericFilters"))
-        .respond_with(json(fixture("hackernews", "page0.json")))
+        .respond_with(json(fixture("hackernews/page0.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -85,14 +88,14 @@ async fn pages_until_nb_pages_when_resuming() {
     polling_call()
         .and(query_param("numericFilters", filter))
         .and(query_param("page", "0"))
-        .respond_with(json(fixture("hackernews", "page0.json")))
+        .respond_with(json(fixture("hackernews/page0.json")))
         .expect(1)
         .mount(&server)
         .await;
     polling_call()
         .and(query_param("numericFilters", filter))
         .and(query_param("page", "1"))
-        .respond_with(json(fixture("hackernews", "page1.json")))
+        .respond_with(json(fixture("hackernews/page1.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -117,7 +120,7 @@ async fn page_cap_is_reported() {
     let server = MockServer::start().await;
     polling_call()
         .and(query_param("page", "0"))
-        .respond_with(json(fixture("hackernews", "page0.json")))
+        .respond_with(json(fixture("hackernews/page0.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -140,7 +143,7 @@ async fn page_cap_is_reported() {
 async fn empty_result_keeps_the_cursor() {
     let server = MockServer::start().await;
     polling_call()
-        .respond_with(json(fixture("hackernews", "empty.json")))
+        .respond_with(json(fixture("hackernews/empty.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -165,7 +168,7 @@ async fn restart_resumes_from_the_stored_cursor() {
     let server = MockServer::start().await;
     polling_call()
         .and(query_param_is_missing("numericFilters"))
-        .respond_with(json(fixture("hackernews", "page0.json")))
+        .respond_with(json(fixture("hackernews/page0.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -173,7 +176,7 @@ async fn restart_resumes_from_the_stored_cursor() {
     polling_call()
         .and(query_param("numericFilters", "created_at_i>=1714570000"))
         .and(query_param("page", "0"))
-        .respond_with(json(fixture("hackernews", "newer.json")))
+        .respond_with(json(fixture("hackernews/newer.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -205,20 +208,13 @@ async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
         .mount(&server)
         .await;
     polling_call()
-        .respond_with(json(fixture("hackernews", "page0.json")))
+        .respond_with(json(fixture("hackernews/page0.json")))
         .expect(1)
         .with_priority(2)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&server)
-        .poll(&ctx("hn", widgetron(), HashMap::new()))
-        .await
-        .unwrap();
-    assert!(
-        started.elapsed() >= Duration::from_millis(950),
-        "Retry-After: 1 was not honoured"
-    );
+    let out =
+        poll_after_retry_after(&source(&server), &ctx("hn", widgetron(), HashMap::new())).await;
     assert_eq!(out.mentions.len(), 2);
 }
 
@@ -228,7 +224,7 @@ async fn server_error_fails_after_retries() {
     polling_call()
         .respond_with(
             ResponseTemplate::new(500)
-                .set_body_raw(fixture("hackernews", "error.json"), "application/json"),
+                .set_body_raw(fixture("hackernews/error.json"), "application/json"),
         )
         .expect(2) // the request and one retry
         .mount(&server)
@@ -250,24 +246,17 @@ async fn server_error_fails_after_retries() {
 async fn timeout_is_an_error() {
     let server = MockServer::start().await;
     polling_call()
-        .respond_with(json(fixture("hackernews", "page0.json")).set_delay(Duration::from_secs(2)))
+        .respond_with(json(fixture("hackernews/page0.json")).set_delay(Duration::from_secs(2)))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("hn", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(&source(&server), &ctx("hn", widgetron(), HashMap::new())).await;
 }
 
 #[tokio::test]
 async fn malformed_body_is_a_parse_error() {
     let server = MockServer::start().await;
     polling_call()
-        .respond_with(json(fixture("hackernews", "truncated.json")))
+        .respond_with(json(fixture("hackernews/truncated.json")))
         .mount(&server)
         .await;
     let err = source(&server)
@@ -287,21 +276,14 @@ async fn oversized_body_is_refused() {
         .respond_with(json(oversized_json()))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("hn", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(&source(&server), &ctx("hn", widgetron(), HashMap::new())).await;
 }
 
 #[tokio::test]
 async fn one_failing_query_does_not_stop_the_others() {
     let server = MockServer::start().await;
     polling_call()
-        .respond_with(json(fixture("hackernews", "page0.json")))
+        .respond_with(json(fixture("hackernews/page0.json")))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -313,7 +295,7 @@ async fn one_failing_query_does_not_stop_the_others() {
         .expect(1)
         .mount(&server)
         .await;
-    let products = vec![product("Widgetron", &[], &[]), product("Gizmo", &[], &[])];
+    let products = vec![product("Widgetron", &[]), product("Gizmo", &[])];
     let out = source(&server)
         .poll(&ctx("hn", products, HashMap::new()))
         .await
@@ -363,7 +345,7 @@ async fn long_rate_limit_stops_the_poll_without_waiting() {
         .expect(1)
         .mount(&server)
         .await;
-    let products = vec![product("Widgetron", &[], &[]), product("Gizmo", &[], &[])];
+    let products = vec![product("Widgetron", &[]), product("Gizmo", &[])];
     let started = Instant::now();
     let err = source(&server)
         .poll(&ctx("hn", products, HashMap::new()))

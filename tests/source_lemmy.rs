@@ -1,15 +1,18 @@
 //! The Lemmy source against local servers playing instances, with `/api/v3/search`
 //! bodies in Lemmy 0.19's format.
 
-#[path = "common/sources_a.rs"]
-mod sources_a;
+#[path = "common/sources.rs"]
+mod sources;
 
 use chrono::{TimeZone, Utc};
 use pulse::sources::lemmy::{Lemmy, LemmyConfig};
 use pulse::sources::{FetchError, Source, SourceError};
-use sources_a::{ctx, fixture, oversized_json, product, saved};
+use sources::{
+    assert_poll_refuses_oversized, assert_poll_times_out, ctx, fixture, oversized_json,
+    poll_after_retry_after, product, saved,
+};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -29,7 +32,7 @@ fn json(body: String) -> ResponseTemplate {
 }
 
 fn widgetron() -> Vec<pulse::config::ProductConfig> {
-    vec![product("Widgetron", &[], &[])]
+    vec![product("Widgetron", &[])]
 }
 
 /// The documented polling call: newest first, posts and comments, remote content too.
@@ -59,14 +62,14 @@ async fn normal_page_has_posts_and_comments() {
     let server = MockServer::start().await;
     search_call("50")
         .and(query_param("page", "1"))
-        .respond_with(json(fixture("lemmy", "search_page1.json")))
+        .respond_with(json(fixture("lemmy/search_page1.json")))
         .expect(2) // two polls
         .mount(&server)
         .await;
     // Read once per instance, only because an item carries a language id.
     Mock::given(method("GET"))
         .and(path("/api/v3/site"))
-        .respond_with(json(fixture("lemmy", "site.json")))
+        .respond_with(json(fixture("lemmy/site.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -136,7 +139,7 @@ async fn pages_while_either_list_is_full_and_new() {
     ] {
         search_call("2")
             .and(query_param("page", page))
-            .respond_with(json(fixture("lemmy", body)))
+            .respond_with(json(fixture(&format!("lemmy/{body}"))))
             .expect(1)
             .mount(&server)
             .await;
@@ -162,7 +165,7 @@ async fn pages_while_either_list_is_full_and_new() {
 async fn empty_result() {
     let server = MockServer::start().await;
     search_call("50")
-        .respond_with(json(fixture("lemmy", "empty.json")))
+        .respond_with(json(fixture("lemmy/empty.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -182,7 +185,7 @@ async fn restart_stops_at_the_stored_cursor() {
     let server = MockServer::start().await;
     search_call("50")
         .and(query_param("page", "1"))
-        .respond_with(json(fixture("lemmy", "search_page1.json")))
+        .respond_with(json(fixture("lemmy/search_page1.json")))
         .up_to_n_times(1)
         .expect(1)
         .with_priority(1)
@@ -190,7 +193,7 @@ async fn restart_stops_at_the_stored_cursor() {
         .await;
     search_call("50")
         .and(query_param("page", "1"))
-        .respond_with(json(fixture("lemmy", "newer.json")))
+        .respond_with(json(fixture("lemmy/newer.json")))
         .expect(1)
         .with_priority(2)
         .mount(&server)
@@ -198,7 +201,7 @@ async fn restart_stops_at_the_stored_cursor() {
     // Both lists reach the cursor on page 1: page 2 is never asked for.
     search_call("50")
         .and(query_param("page", "2"))
-        .respond_with(json(fixture("lemmy", "empty.json")))
+        .respond_with(json(fixture("lemmy/empty.json")))
         .expect(0)
         .mount(&server)
         .await;
@@ -227,14 +230,14 @@ async fn private_instance_is_a_warning_and_others_continue() {
     let public = MockServer::start().await;
     search_call("50")
         .respond_with(ResponseTemplate::new(400).set_body_raw(
-            fixture("lemmy", "instance_is_private.json"),
+            fixture("lemmy/instance_is_private.json"),
             "application/json",
         ))
         .expect(1)
         .mount(&private)
         .await;
     search_call("50")
-        .respond_with(json(fixture("lemmy", "search_page1.json")))
+        .respond_with(json(fixture("lemmy/search_page1.json")))
         .expect(1)
         .mount(&public)
         .await;
@@ -252,10 +255,10 @@ async fn private_instance_is_a_warning_and_others_continue() {
 async fn lemmy_rate_limit_body_is_a_rate_limit() {
     let server = MockServer::start().await;
     search_call("50")
-        .respond_with(ResponseTemplate::new(400).set_body_raw(
-            fixture("lemmy", "rate_limit_error.json"),
-            "application/json",
-        ))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_raw(fixture("lemmy/rate_limit_error.json"), "application/json"),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -280,17 +283,16 @@ async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
         .mount(&server)
         .await;
     search_call("50")
-        .respond_with(json(fixture("lemmy", "search_page1.json")))
+        .respond_with(json(fixture("lemmy/search_page1.json")))
         .expect(1)
         .with_priority(2)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&[&server], "")
-        .poll(&ctx("lemmy", widgetron(), HashMap::new()))
-        .await
-        .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let out = poll_after_retry_after(
+        &source(&[&server], ""),
+        &ctx("lemmy", widgetron(), HashMap::new()),
+    )
+    .await;
     assert_eq!(out.mentions.len(), 3);
 }
 
@@ -322,24 +324,21 @@ async fn server_error_fails_after_retries() {
 async fn timeout_is_an_error() {
     let server = MockServer::start().await;
     search_call("50")
-        .respond_with(json(fixture("lemmy", "search_page1.json")).set_delay(Duration::from_secs(2)))
+        .respond_with(json(fixture("lemmy/search_page1.json")).set_delay(Duration::from_secs(2)))
         .mount(&server)
         .await;
-    let err = source(&[&server], "")
-        .poll(&ctx("lemmy", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(
+        &source(&[&server], ""),
+        &ctx("lemmy", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn malformed_body_is_a_parse_error() {
     let server = MockServer::start().await;
     search_call("50")
-        .respond_with(json(fixture("lemmy", "truncated.json")))
+        .respond_with(json(fixture("lemmy/truncated.json")))
         .mount(&server)
         .await;
     let err = source(&[&server], "")
@@ -356,14 +355,11 @@ async fn oversized_body_is_refused() {
         .respond_with(json(oversized_json()))
         .mount(&server)
         .await;
-    let err = source(&[&server], "")
-        .poll(&ctx("lemmy", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(
+        &source(&[&server], ""),
+        &ctx("lemmy", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 /// The README example, through the real config loader.

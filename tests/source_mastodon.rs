@@ -1,15 +1,18 @@
 //! The Mastodon source against local servers playing instances, with Status arrays in
 //! Mastodon's format.
 
-#[path = "common/sources_a.rs"]
-mod sources_a;
+#[path = "common/sources.rs"]
+mod sources;
 
 use chrono::{TimeZone, Utc};
 use pulse::sources::mastodon::{Mastodon, MastodonConfig};
 use pulse::sources::{FetchError, Source, SourceError};
-use sources_a::{ctx, fixture, oversized_json, product, saved};
+use sources::{
+    assert_poll_refuses_oversized, assert_poll_times_out, ctx, fixture, oversized_json,
+    poll_after_retry_after, product_excluding, saved,
+};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -33,7 +36,7 @@ fn json(body: String) -> ResponseTemplate {
 }
 
 fn widgetron() -> Vec<pulse::config::ProductConfig> {
-    vec![product("Widgetron", &[], &["toaster"])]
+    vec![product_excluding("Widgetron", &[], &["toaster"])]
 }
 
 fn tag_call(tag: &str) -> wiremock::MockBuilder {
@@ -50,17 +53,21 @@ async fn normal_page_with_default_tags_from_names() {
     tag_call("widgetron")
         .and(query_param("limit", "40"))
         .and(query_param_is_missing("min_id"))
-        .respond_with(json(fixture("mastodon", "tag_widgetron.json")))
+        .respond_with(json(fixture("mastodon/tag_widgetron.json")))
         .expect(1)
         .mount(&server)
         .await;
     // "Widget Pro" becomes the tag #widgetpro.
     tag_call("widgetpro")
-        .respond_with(json(fixture("mastodon", "tag_widgetpro.json")))
+        .respond_with(json(fixture("mastodon/tag_widgetpro.json")))
         .expect(1)
         .mount(&server)
         .await;
-    let products = vec![product("Widgetron", &["Widget Pro"], &["toaster"])];
+    let products = vec![product_excluding(
+        "Widgetron",
+        &["Widget Pro"],
+        &["toaster"],
+    )];
     let out = source(&[&server], "")
         .poll(&ctx("mastodon", products, HashMap::new()))
         .await
@@ -117,14 +124,14 @@ async fn pages_forward_with_min_id_until_a_short_page() {
     tag_call("widgetron")
         .and(query_param("limit", "2"))
         .and(query_param("min_id", "112299000000000003"))
-        .respond_with(json(fixture("mastodon", "newer_page1.json")))
+        .respond_with(json(fixture("mastodon/newer_page1.json")))
         .expect(1)
         .mount(&server)
         .await;
     tag_call("widgetron")
         .and(query_param("limit", "2"))
         .and(query_param("min_id", "112299000000000005"))
-        .respond_with(json(fixture("mastodon", "newer_page2.json")))
+        .respond_with(json(fixture("mastodon/newer_page2.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -160,7 +167,7 @@ async fn pages_forward_with_min_id_until_a_short_page() {
 async fn explicit_tags_replace_the_defaults() {
     let server = MockServer::start().await;
     tag_call("wtron")
-        .respond_with(json(fixture("mastodon", "newer_page2.json")))
+        .respond_with(json(fixture("mastodon/newer_page2.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -177,7 +184,7 @@ async fn explicit_tags_replace_the_defaults() {
 async fn empty_timeline() {
     let server = MockServer::start().await;
     tag_call("widgetron")
-        .respond_with(json(fixture("mastodon", "empty.json")))
+        .respond_with(json(fixture("mastodon/empty.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -197,13 +204,13 @@ async fn restart_asks_only_for_newer_statuses() {
     let server = MockServer::start().await;
     tag_call("widgetron")
         .and(query_param_is_missing("min_id"))
-        .respond_with(json(fixture("mastodon", "tag_widgetron.json")))
+        .respond_with(json(fixture("mastodon/tag_widgetron.json")))
         .expect(1)
         .mount(&server)
         .await;
     tag_call("widgetron")
         .and(query_param("min_id", "112299000000000003"))
-        .respond_with(json(fixture("mastodon", "newer_page1.json")))
+        .respond_with(json(fixture("mastodon/newer_page1.json")))
         .expect(1)
         .mount(&server)
         .await;
@@ -234,28 +241,28 @@ async fn closed_instance_is_a_warning_and_others_continue() {
     tag_call("widgetron")
         .respond_with(
             ResponseTemplate::new(401)
-                .set_body_raw(fixture("mastodon", "unauthorized.json"), "application/json"),
+                .set_body_raw(fixture("mastodon/unauthorized.json"), "application/json"),
         )
         .expect(1)
         .mount(&closed)
         .await;
     // Every tag of a closed instance is closed too: it is asked once.
     tag_call("wtron")
-        .respond_with(json(fixture("mastodon", "empty.json")))
+        .respond_with(json(fixture("mastodon/empty.json")))
         .expect(0)
         .mount(&closed)
         .await;
     tag_call("widgetron")
-        .respond_with(json(fixture("mastodon", "tag_widgetron.json")))
+        .respond_with(json(fixture("mastodon/tag_widgetron.json")))
         .expect(1)
         .mount(&open)
         .await;
     tag_call("wtron")
-        .respond_with(json(fixture("mastodon", "empty.json")))
+        .respond_with(json(fixture("mastodon/empty.json")))
         .expect(1)
         .mount(&open)
         .await;
-    let products = vec![product("Widgetron", &["WTron"], &["toaster"])];
+    let products = vec![product_excluding("Widgetron", &["WTron"], &["toaster"])];
     let out = source(&[&closed, &open], "")
         .poll(&ctx("mastodon", products, HashMap::new()))
         .await
@@ -281,7 +288,7 @@ async fn one_failing_instance_is_an_error_entry() {
         .mount(&broken)
         .await;
     tag_call("widgetron")
-        .respond_with(json(fixture("mastodon", "tag_widgetron.json")))
+        .respond_with(json(fixture("mastodon/tag_widgetron.json")))
         .mount(&good)
         .await;
     let out = source(&[&broken, &good], "")
@@ -303,7 +310,7 @@ async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
             ResponseTemplate::new(429)
                 .insert_header("Retry-After", "1")
                 .set_body_raw(
-                    fixture("mastodon", "too_many_requests.json"),
+                    fixture("mastodon/too_many_requests.json"),
                     "application/json",
                 ),
         )
@@ -313,17 +320,16 @@ async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
         .mount(&server)
         .await;
     tag_call("widgetron")
-        .respond_with(json(fixture("mastodon", "tag_widgetron.json")))
+        .respond_with(json(fixture("mastodon/tag_widgetron.json")))
         .expect(1)
         .with_priority(2)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&[&server], "")
-        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
-        .await
-        .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let out = poll_after_retry_after(
+        &source(&[&server], ""),
+        &ctx("mastodon", widgetron(), HashMap::new()),
+    )
+    .await;
     assert_eq!(out.mentions.len(), 2);
 }
 
@@ -353,25 +359,22 @@ async fn timeout_is_an_error() {
     let server = MockServer::start().await;
     tag_call("widgetron")
         .respond_with(
-            json(fixture("mastodon", "tag_widgetron.json")).set_delay(Duration::from_secs(2)),
+            json(fixture("mastodon/tag_widgetron.json")).set_delay(Duration::from_secs(2)),
         )
         .mount(&server)
         .await;
-    let err = source(&[&server], "")
-        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(
+        &source(&[&server], ""),
+        &ctx("mastodon", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn malformed_body_is_a_parse_error() {
     let server = MockServer::start().await;
     tag_call("widgetron")
-        .respond_with(json(fixture("mastodon", "truncated.json")))
+        .respond_with(json(fixture("mastodon/truncated.json")))
         .mount(&server)
         .await;
     let err = source(&[&server], "")
@@ -388,14 +391,11 @@ async fn oversized_body_is_refused() {
         .respond_with(json(oversized_json()))
         .mount(&server)
         .await;
-    let err = source(&[&server], "")
-        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(
+        &source(&[&server], ""),
+        &ctx("mastodon", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 /// The README example, through the real config loader.

@@ -1,15 +1,18 @@
 //! The Reddit source against a local server playing both the token endpoint and the OAuth
 //! API host, with Listing bodies in Reddit's format.
 
-#[path = "common/sources_a.rs"]
-mod sources_a;
+#[path = "common/sources.rs"]
+mod sources;
 
 use chrono::{TimeZone, Utc};
 use pulse::sources::reddit::{Reddit, RedditConfig};
 use pulse::sources::{FetchError, Source, SourceError};
-use sources_a::{ctx, fixture, oversized_json, product, saved};
+use sources::{
+    assert_poll_refuses_oversized, assert_poll_times_out, ctx, fixture, oversized_json,
+    poll_after_retry_after, product, saved,
+};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{
     basic_auth, body_string, header, method, path, query_param, query_param_is_missing,
 };
@@ -47,14 +50,14 @@ fn json(body: String) -> ResponseTemplate {
 }
 
 fn listing(name: &str) -> ResponseTemplate {
-    json(fixture("reddit", name))
+    json(fixture(&format!("reddit/{name}")))
         .insert_header("X-Ratelimit-Used", "2")
         .insert_header("X-Ratelimit-Remaining", "598.0")
         .insert_header("X-Ratelimit-Reset", "540")
 }
 
 fn widgetron() -> Vec<pulse::config::ProductConfig> {
-    vec![product("Widgetron", &["WTron"], &[])]
+    vec![product("Widgetron", &["WTron"])]
 }
 
 /// The app-only token request, exactly as Reddit documents it.
@@ -65,7 +68,7 @@ async fn mount_token(server: &MockServer, times: u64) {
         .and(header("user-agent", user_agent().as_str()))
         .and(header("content-type", "application/x-www-form-urlencoded"))
         .and(body_string("grant_type=client_credentials"))
-        .respond_with(json(fixture("reddit", "token.json")))
+        .respond_with(json(fixture("reddit/token.json")))
         .expect(times)
         .mount(server)
         .await;
@@ -248,10 +251,7 @@ async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
         .respond_with(
             ResponseTemplate::new(429)
                 .insert_header("Retry-After", "1")
-                .set_body_raw(
-                    fixture("reddit", "too_many_requests.json"),
-                    "application/json",
-                ),
+                .set_body_raw(fixture("reddit/too_many_requests.json"), "application/json"),
         )
         .up_to_n_times(1)
         .expect(1)
@@ -264,12 +264,11 @@ async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
         .with_priority(2)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&server)
-        .poll(&ctx("reddit", widgetron(), HashMap::new()))
-        .await
-        .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let out = poll_after_retry_after(
+        &source(&server),
+        &ctx("reddit", widgetron(), HashMap::new()),
+    )
+    .await;
     assert_eq!(out.mentions.len(), 2);
 }
 
@@ -279,7 +278,7 @@ async fn rate_limit_body_under_http_200_is_a_rate_limit() {
     mount_token(&server, 1).await;
     search_call()
         .respond_with(
-            json(fixture("reddit", "too_many_requests.json"))
+            json(fixture("reddit/too_many_requests.json"))
                 .insert_header("X-Ratelimit-Reset", "120"),
         )
         .mount(&server)
@@ -326,14 +325,11 @@ async fn timeout_is_an_error() {
         .respond_with(listing("search_page1.json").set_delay(Duration::from_secs(2)))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("reddit", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(
+        &source(&server),
+        &ctx("reddit", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -359,14 +355,11 @@ async fn oversized_body_is_refused() {
         .respond_with(json(oversized_json()))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("reddit", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(
+        &source(&server),
+        &ctx("reddit", widgetron(), HashMap::new()),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -380,7 +373,7 @@ async fn rejected_token_is_renewed_once() {
                     "www-authenticate",
                     "Bearer realm=\"reddit\", error=\"invalid_token\"",
                 )
-                .set_body_raw(fixture("reddit", "unauthorized.json"), "application/json"),
+                .set_body_raw(fixture("reddit/unauthorized.json"), "application/json"),
         )
         .up_to_n_times(1)
         .with_priority(1)
@@ -405,7 +398,7 @@ async fn bad_credentials_are_a_clear_auth_error() {
         .and(path("/api/v1/access_token"))
         .respond_with(
             ResponseTemplate::new(401)
-                .set_body_raw(fixture("reddit", "unauthorized.json"), "application/json"),
+                .set_body_raw(fixture("reddit/unauthorized.json"), "application/json"),
         )
         .expect(1)
         .mount(&server)
@@ -415,7 +408,7 @@ async fn bad_credentials_are_a_clear_auth_error() {
         .expect(0)
         .mount(&server)
         .await;
-    let products = vec![product("Widgetron", &[], &[]), product("Gizmo", &[], &[])];
+    let products = vec![product("Widgetron", &[]), product("Gizmo", &[])];
     let err = source(&server)
         .poll(&ctx("reddit", products, HashMap::new()))
         .await
@@ -437,7 +430,7 @@ async fn missing_credentials_fall_back_and_explain_the_refusal() {
         .and(query_param("sort", "new"))
         .respond_with(
             ResponseTemplate::new(403)
-                .set_body_raw(fixture("reddit", "forbidden.json"), "application/json"),
+                .set_body_raw(fixture("reddit/forbidden.json"), "application/json"),
         )
         .expect(1)
         .mount(&server)
@@ -508,10 +501,7 @@ async fn subreddit_comments_are_read_and_matched() {
     let mut config = config(&server, true);
     config.subreddits = vec!["r/rust".into()];
     assert!(config.validate().is_empty());
-    let products = vec![
-        product("Widgetron", &["WTron"], &[]),
-        product("Gizmo", &[], &[]),
-    ];
+    let products = vec![product("Widgetron", &["WTron"]), product("Gizmo", &[])];
     // Gizmo has its own search; it finds nothing.
     Mock::given(method("GET"))
         .and(path("/search"))

@@ -1,12 +1,12 @@
 //! RSS source against a local server: RSS 2.0, Atom, JSON Feed and Google News search
 //! feeds, `{query}` templating, conditional GET, and the usual failures.
 
-#[path = "common/sources_b.rs"]
-mod helpers;
+#[path = "common/sources.rs"]
+mod sources;
 
-use helpers::*;
 use pulse::sources::rss::{Rss, RssConfig};
 use pulse::sources::{FetchError, PollContext, Source, SourceError};
+use sources::*;
 use std::collections::HashMap;
 use std::time::Duration;
 use wiremock::matchers::{header, method, path, query_param};
@@ -240,7 +240,7 @@ async fn conditional_get_after_restart() {
         .poll(&ctx(
             "feeds",
             vec![product("Widgetron", &[])],
-            saved(&first.cursors),
+            saved(&first),
         ))
         .await
         .unwrap();
@@ -262,7 +262,7 @@ async fn changed_feed_after_restart_reports_only_newer_entries() {
         .poll(&ctx(
             "feeds",
             vec![product("Widgetron", &[])],
-            saved(&first.cursors),
+            saved(&first),
         ))
         .await
         .unwrap();

@@ -1,14 +1,14 @@
 //! Stack Exchange source against a local server speaking the real `/2.3/search/excerpts`
 //! format: gzip bodies, `has_more` paging, `fromdate` cursors, `backoff` and quota.
 
-#[path = "common/sources_b.rs"]
-mod helpers;
+#[path = "common/sources.rs"]
+mod sources;
 
-use helpers::*;
 use pulse::sources::stackexchange::{StackExchange, StackExchangeConfig};
 use pulse::sources::{FetchError, Source, SourceError};
+use sources::*;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -70,7 +70,7 @@ async fn normal_page_is_decoded_and_normalised() {
     assert_eq!(m.published_at.to_rfc3339(), "2024-05-01T12:55:00+00:00");
     assert_eq!(m.engagement, Some(-2));
     assert_eq!(out.quota_remaining, Some(296));
-    let cursors = saved(&out.cursors);
+    let cursors = saved(&out);
     assert!(cursors["stackoverflow:Widgetron"].contains("1714568100"));
 }
 
@@ -140,7 +140,7 @@ async fn empty_result_keeps_the_cursor() {
         .unwrap();
     assert!(out.mentions.is_empty() && out.errors.is_empty());
     assert_eq!(out.quota_remaining, Some(295));
-    let c = saved(&out.cursors);
+    let c = saved(&out);
     assert!(c["stackoverflow:Widgetron"].contains("1714568100"));
     assert!(c["stackoverflow:Widgetron"].contains("78451400"));
 }
@@ -171,7 +171,7 @@ async fn restart_resumes_from_the_cursor_without_duplicates() {
     assert_eq!(first.mentions.len(), 1);
     // A new process: a fresh source built from config, cursors from the store.
     let second = source(&server)
-        .poll(&ctx("so", widgetron(), saved(&first.cursors)))
+        .poll(&ctx("so", widgetron(), saved(&first)))
         .await
         .unwrap();
     assert!(second.mentions.is_empty(), "{:?}", second.mentions);
@@ -201,7 +201,7 @@ async fn backoff_field_pauses_the_source_across_polls_and_restarts() {
         "{:?}",
         first.warnings
     );
-    let cursors = saved(&first.cursors);
+    let cursors = saved(&first);
     assert_eq!(cursors["@paused_until"], "2024-05-01T13:05:10+00:00");
     // Same process, next poll: no request.
     let again = se
@@ -263,10 +263,7 @@ async fn quota_exhausted_waits_for_midnight() {
         .await
         .unwrap();
     assert_eq!(out.quota_remaining, Some(0));
-    assert_eq!(
-        saved(&out.cursors)["@paused_until"],
-        "2024-05-02T00:00:00+00:00"
-    );
+    assert_eq!(saved(&out)["@paused_until"], "2024-05-02T00:00:00+00:00");
 }
 
 #[tokio::test]
@@ -285,12 +282,8 @@ async fn rate_limit_429_with_retry_after_is_honoured() {
         .expect(1)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&server)
-        .poll(&ctx("so", widgetron(), HashMap::new()))
-        .await
-        .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let out =
+        poll_after_retry_after(&source(&server), &ctx("so", widgetron(), HashMap::new())).await;
     assert_eq!(out.mentions.len(), 1);
 }
 
@@ -348,14 +341,7 @@ async fn timeout_fails_the_poll() {
         )
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("so", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(&source(&server), &ctx("so", widgetron(), HashMap::new())).await;
 }
 
 #[tokio::test]
@@ -385,14 +371,7 @@ async fn oversized_body_is_refused_after_decompression() {
         .respond_with(gz(200, &oversized_json()))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&ctx("so", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(&source(&server), &ctx("so", widgetron(), HashMap::new())).await;
 }
 
 #[tokio::test]
@@ -422,7 +401,7 @@ async fn one_failing_query_does_not_stop_the_others() {
         "{:?}",
         out.errors
     );
-    let c = saved(&out.cursors);
+    let c = saved(&out);
     assert!(c.contains_key("stackoverflow:Widgetron") && !c.contains_key("stackoverflow:Gizmo"));
 }
 

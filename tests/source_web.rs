@@ -2,14 +2,14 @@
 //! relative links, time formats, `next` paging, conditional GET and seen-id cursors, and a
 //! warning (not silence) when a selector stops matching.
 
-#[path = "common/sources_b.rs"]
-mod helpers;
+#[path = "common/sources.rs"]
+mod sources;
 
-use helpers::*;
 use pulse::sources::web::{Web, WebConfig};
 use pulse::sources::{FetchError, PollContext, Source, SourceError};
+use sources::*;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -249,7 +249,7 @@ async fn restart_revalidates_and_reports_only_new_items() {
         .await;
     let first = source(&server).poll(&one_page(widgetron())).await.unwrap();
     assert_eq!(first.mentions.len(), 3);
-    let cursors = saved(&first.cursors);
+    let cursors = saved(&first);
     let mut c = ctx("forum", widgetron(), cursors.clone());
     c.max_pages = 1;
     let second = source(&server).poll(&c).await.unwrap();
@@ -270,11 +270,7 @@ async fn restart_revalidates_and_reports_only_new_items() {
     let third = source(&server).poll(&c).await.unwrap();
     let texts: Vec<&str> = third.mentions.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, ["Widgetron 1.0 is out with a stable API."]);
-    assert!(saved(&third.cursors)
-        .values()
-        .next()
-        .unwrap()
-        .contains("v2"));
+    assert!(saved(&third).values().next().unwrap().contains("v2"));
 }
 
 #[tokio::test]
@@ -293,9 +289,7 @@ async fn rate_limit_429_with_retry_after_is_honoured() {
         .expect(1)
         .mount(&server)
         .await;
-    let started = Instant::now();
-    let out = source(&server).poll(&one_page(widgetron())).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950));
+    let out = poll_after_retry_after(&source(&server), &one_page(widgetron())).await;
     assert_eq!(out.mentions.len(), 3);
 }
 
@@ -326,14 +320,7 @@ async fn timeout_fails_the_poll() {
         .respond_with(html(&fixture("web/forum_search.html")).set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&one_page(widgetron()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
+    assert_poll_times_out(&source(&server), &one_page(widgetron())).await;
 }
 
 #[tokio::test]
@@ -383,14 +370,7 @@ async fn oversized_page_is_refused() {
         .respond_with(html(&big))
         .mount(&server)
         .await;
-    let err = source(&server)
-        .poll(&one_page(widgetron()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
-        "{err:?}"
-    );
+    assert_poll_refuses_oversized(&source(&server), &one_page(widgetron())).await;
 }
 
 #[tokio::test]

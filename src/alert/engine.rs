@@ -29,6 +29,7 @@ use crate::trend::detect::{
 };
 use crate::trend::DetectConfig;
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -139,6 +140,41 @@ fn open(db: &sled::Db, name: &str) -> Result<sled::Tree, AlertError> {
         tree: name.into(),
         source,
     })
+}
+
+/// The record stored under `key` in `tree`, or the default when there is none yet.
+fn load_or_default<T: DeserializeOwned + Default>(
+    tree: &sled::Tree,
+    key: &[u8],
+    what: &str,
+) -> Result<T, AlertError> {
+    match tree.get(key).map_err(|e| AlertError::Read(e.to_string()))? {
+        Some(v) => decode(what, &v),
+        None => Ok(T::default()),
+    }
+}
+
+/// 16 hex digits of the xxh3 hash of `s`: alert fingerprints and ids.
+fn hex_hash(s: &str) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(s.as_bytes()))
+}
+
+/// The delivery state of route `ri` for a new alert, sending to `channels`.
+fn route_state(
+    ri: usize,
+    r: &RouteConfig,
+    department: Department,
+    channels: Vec<String>,
+) -> RouteState {
+    RouteState {
+        route: ri,
+        department: r.department.unwrap_or(department),
+        channels,
+        last_sent: None,
+        group_interval_s: r.group_interval.as_secs(),
+        repeat_interval_s: r.repeat_interval.as_secs(),
+        send_resolved: r.send_resolved,
+    }
 }
 
 fn ts(secs: i64) -> DateTime<Utc> {
@@ -404,7 +440,16 @@ impl AlertEngine {
 
     /// One detection pass and one delivery pass at `now` (tests drive this with a fake clock).
     pub async fn tick(&mut self, now: DateTime<Utc>) -> Result<TickReport, AlertError> {
-        let mut r = self.detect(now)?;
+        let r = self.detect(now)?;
+        self.deliver_into(r, now).await
+    }
+
+    /// Run a delivery pass at `now` and add its counts to `r`.
+    async fn deliver_into(
+        &self,
+        mut r: TickReport,
+        now: DateTime<Utc>,
+    ) -> Result<TickReport, AlertError> {
         let d = self.deliver(now).await?;
         r.delivered = d.delivered;
         r.retried = d.retried;
@@ -413,14 +458,7 @@ impl AlertEngine {
     }
 
     fn load_state(&self, product: &str) -> Result<ProductState, AlertError> {
-        match self
-            .state
-            .get(product.as_bytes())
-            .map_err(|e| AlertError::Read(e.to_string()))?
-        {
-            Some(v) => decode("detection state", &v),
-            None => Ok(ProductState::default()),
-        }
+        load_or_default(&self.state, product.as_bytes(), "detection state")
     }
 
     fn load_alert(&self, id: &str) -> Result<Option<AlertRecord>, AlertError> {
@@ -431,13 +469,17 @@ impl AlertEngine {
             .transpose()
     }
 
+    fn active_silences(&self, now: DateTime<Utc>) -> Result<Vec<Silence>, AlertError> {
+        Ok(silence::list(&self.db)?
+            .into_iter()
+            .filter(|s| s.active(now))
+            .collect())
+    }
+
     /// Evaluate every product at `now` and record what changed.
     pub fn detect(&mut self, now: DateTime<Utc>) -> Result<TickReport, AlertError> {
         let mut report = TickReport::default();
-        let silences: Vec<Silence> = silence::list(&self.db)?
-            .into_iter()
-            .filter(|s| s.active(now))
-            .collect();
+        let silences = self.active_silences(now)?;
         for p in self.products.clone() {
             match self.detect_product(&p, now, &silences) {
                 Ok((fired, resolved)) => {
@@ -499,54 +541,13 @@ impl AlertEngine {
             let Some(mut a) = self.load_alert(&id)? else {
                 continue;
             };
-            a.status = AlertStatus::Resolved;
-            a.ends_at = Some(now);
-            let mut msg = a.message.clone();
-            msg.kind = MessageKind::Resolved;
-            msg.at = now;
+            let msg = &mut a.message;
             msg.mentions = f.mentions;
             msg.observed = f.observed;
             msg.baseline = f.baseline;
             msg.net_after = f.net_after;
             msg.examples.clear();
-            a.message = msg.clone();
-            // Withdraw notifications still waiting out group_wait: the alert was never seen.
-            let mut withdrawn = false;
-            for entry in self.entries_of(&a.id)? {
-                if entry.state == OutboxState::Pending
-                    && entry.attempts == 0
-                    && entry.not_before > now
-                {
-                    let mut e = entry;
-                    e.state = OutboxState::Cancelled;
-                    e.last_error = Some("resolved within group_wait".into());
-                    outbox_writes.push(e);
-                    withdrawn = true;
-                }
-            }
-            if a.muted.is_none() && !withdrawn {
-                let routes = a.routes.clone();
-                for (ri, rs) in routes.iter().enumerate() {
-                    if !rs.send_resolved {
-                        continue;
-                    }
-                    let not_before = rs
-                        .last_sent
-                        .map(|l| (l + ChronoDuration::seconds(rs.group_interval_s as i64)).max(now))
-                        .unwrap_or(now);
-                    for ch in &rs.channels {
-                        outbox_writes.push(self.new_entry(
-                            &mut a,
-                            ch,
-                            rs.department,
-                            &msg,
-                            now,
-                            not_before,
-                        ));
-                    }
-                    a.routes[ri].last_sent = Some(not_before);
-                }
-            }
+            self.resolve_alert(&mut a, now, &mut outbox_writes)?;
             resolved.push(a.id.clone());
             alert_writes.push(a);
         }
@@ -555,20 +556,11 @@ impl AlertEngine {
             let Transition::Fired(f) = t else { continue };
             let key = f.key();
             let labels = labels_for(f);
-            let fingerprint = format!(
-                "{:016x}",
-                xxhash_rust::xxh3::xxh3_64(
-                    format!(
-                        "{}|{}|{}|{}",
-                        labels.product, labels.signal, labels.direction, labels.aspect
-                    )
-                    .as_bytes()
-                )
-            );
-            let id = format!(
-                "alt_{:016x}",
-                xxhash_rust::xxh3::xxh3_64(format!("{fingerprint}|{}", f.at).as_bytes())
-            );
+            let fingerprint = hex_hash(&format!(
+                "{}|{}|{}|{}",
+                labels.product, labels.signal, labels.direction, labels.aspect
+            ));
+            let id = format!("alt_{}", hex_hash(&format!("{fingerprint}|{}", f.at)));
             let window_from = now - ChronoDuration::seconds(f.window_secs.max(3600));
             let window = self.data.mentions(
                 &p.name,
@@ -609,41 +601,11 @@ impl AlertEngine {
             };
             for ri in route_idx {
                 let r = &self.routes[ri];
-                a.routes.push(RouteState {
-                    route: ri,
-                    department: r.department.unwrap_or(f.department),
-                    channels: r.channels.clone(),
-                    last_sent: None,
-                    group_interval_s: r.group_interval.as_secs(),
-                    repeat_interval_s: r.repeat_interval.as_secs(),
-                    send_resolved: r.send_resolved,
-                });
+                a.routes
+                    .push(route_state(ri, r, f.department, r.channels.clone()));
             }
             if muted.is_none() {
-                let not_before_of: Vec<DateTime<Utc>> = a
-                    .routes
-                    .iter()
-                    .map(|rs| {
-                        now + ChronoDuration::from_std(self.routes[rs.route].group_wait)
-                            .unwrap_or_default()
-                    })
-                    .collect();
-                let routes = a.routes.clone();
-                for (ri, rs) in routes.iter().enumerate() {
-                    let mut msg = a.message.clone();
-                    msg.department = rs.department;
-                    for ch in &rs.channels {
-                        outbox_writes.push(self.new_entry(
-                            &mut a,
-                            ch,
-                            rs.department,
-                            &msg,
-                            now,
-                            not_before_of[ri],
-                        ));
-                    }
-                    a.routes[ri].last_sent = Some(not_before_of[ri]);
-                }
+                self.queue_firing(&mut a, now, &mut outbox_writes);
             } else {
                 tracing::info!(alert = %id, product = %p.name, reason = ?muted, "alert muted");
             }
@@ -656,40 +618,20 @@ impl AlertEngine {
         }
 
         // Repeats of alerts still firing.
-        for id in st.alerts.values() {
-            if alert_writes.iter().any(|a| &a.id == id) {
-                continue;
-            }
-            let Some(mut a) = self.load_alert(id)? else {
-                continue;
-            };
-            if a.muted.is_some() || a.status != AlertStatus::Firing {
-                continue;
-            }
-            let mut changed = false;
-            let routes = a.routes.clone();
-            for (ri, rs) in routes.iter().enumerate() {
-                let due = rs.last_sent.is_some_and(|l| {
-                    now >= l + ChronoDuration::seconds(rs.repeat_interval_s as i64)
-                });
-                if !due {
-                    continue;
-                }
-                let mut msg = a.message.clone();
-                msg.kind = MessageKind::Repeat;
-                msg.department = rs.department;
-                for ch in &rs.channels {
-                    outbox_writes.push(self.new_entry(&mut a, ch, rs.department, &msg, now, now));
-                }
-                a.routes[ri].last_sent = Some(now);
-                changed = true;
-            }
-            if changed {
-                alert_writes.push(a);
-            }
-        }
+        self.queue_repeats(
+            st.alerts.values(),
+            now,
+            &mut alert_writes,
+            &mut outbox_writes,
+        )?;
 
-        self.commit(&p.name, &st, &alert_writes, &outbox_writes)?;
+        self.commit(
+            &self.state,
+            p.name.as_bytes(),
+            &encode(&st),
+            &alert_writes,
+            &outbox_writes,
+        )?;
         Ok((fired, resolved))
     }
 
@@ -737,23 +679,16 @@ impl AlertEngine {
 
     /// A health pass and a delivery pass at `now` (tests drive this with a fake clock).
     pub async fn health_tick(&mut self, now: DateTime<Utc>) -> Result<TickReport, AlertError> {
-        let mut r = self.health(now)?;
-        let d = self.deliver(now).await?;
-        r.delivered = d.delivered;
-        r.retried = d.retried;
-        r.failed = d.failed;
-        Ok(r)
+        let r = self.health(now)?;
+        self.deliver_into(r, now).await
     }
 
     fn load_health_alerts(&self) -> Result<HealthAlerts, AlertError> {
-        match self
-            .health_tree
-            .get(health::OPEN_ALERTS_KEY)
-            .map_err(|e| AlertError::Read(e.to_string()))?
-        {
-            Some(v) => decode("open health alerts", &v),
-            None => Ok(HealthAlerts::default()),
-        }
+        load_or_default(
+            &self.health_tree,
+            health::OPEN_ALERTS_KEY,
+            "open health alerts",
+        )
     }
 
     /// Turn the current findings into alert transitions (one alert per `check/subject`).
@@ -763,10 +698,7 @@ impl AlertEngine {
         now: DateTime<Utc>,
     ) -> Result<TickReport, AlertError> {
         let mut report = TickReport::default();
-        let silences: Vec<Silence> = silence::list(&self.db)?
-            .into_iter()
-            .filter(|s| s.active(now))
-            .collect();
+        let silences = self.active_silences(now)?;
         let mut st = self.load_health_alerts()?;
         let current: BTreeMap<String, &HealthFinding> = findings
             .iter()
@@ -786,48 +718,7 @@ impl AlertEngine {
             if a.status != AlertStatus::Firing {
                 continue;
             }
-            a.status = AlertStatus::Resolved;
-            a.ends_at = Some(now);
-            let mut msg = a.message.clone();
-            msg.kind = MessageKind::Resolved;
-            msg.at = now;
-            a.message = msg.clone();
-            let mut withdrawn = false;
-            for entry in self.entries_of(&a.id)? {
-                if entry.state == OutboxState::Pending
-                    && entry.attempts == 0
-                    && entry.not_before > now
-                {
-                    let mut e = entry;
-                    e.state = OutboxState::Cancelled;
-                    e.last_error = Some("resolved within group_wait".into());
-                    outbox_writes.push(e);
-                    withdrawn = true;
-                }
-            }
-            if a.muted.is_none() && !withdrawn {
-                let routes = a.routes.clone();
-                for (ri, rs) in routes.iter().enumerate() {
-                    if !rs.send_resolved {
-                        continue;
-                    }
-                    let not_before = rs
-                        .last_sent
-                        .map(|l| (l + ChronoDuration::seconds(rs.group_interval_s as i64)).max(now))
-                        .unwrap_or(now);
-                    for ch in &rs.channels {
-                        outbox_writes.push(self.new_entry(
-                            &mut a,
-                            ch,
-                            rs.department,
-                            &msg,
-                            now,
-                            not_before,
-                        ));
-                    }
-                    a.routes[ri].last_sent = Some(not_before);
-                }
-            }
+            self.resolve_alert(&mut a, now, &mut outbox_writes)?;
             tracing::info!(alert = %a.id, finding = %key, "pulse_health alert resolved");
             report.resolved.push(a.id.clone());
             alert_writes.push(a);
@@ -847,39 +738,15 @@ impl AlertEngine {
         }
 
         // Repeats of health alerts still open.
-        for id in st.open.values() {
-            if alert_writes.iter().any(|a| &a.id == id) {
-                continue;
-            }
-            let Some(mut a) = self.load_alert(id)? else {
-                continue;
-            };
-            if a.muted.is_some() || a.status != AlertStatus::Firing {
-                continue;
-            }
-            let mut changed = false;
-            let routes = a.routes.clone();
-            for (ri, rs) in routes.iter().enumerate() {
-                let due = rs.last_sent.is_some_and(|l| {
-                    now >= l + ChronoDuration::seconds(rs.repeat_interval_s as i64)
-                });
-                if !due {
-                    continue;
-                }
-                let mut msg = a.message.clone();
-                msg.kind = MessageKind::Repeat;
-                for ch in &rs.channels {
-                    outbox_writes.push(self.new_entry(&mut a, ch, rs.department, &msg, now, now));
-                }
-                a.routes[ri].last_sent = Some(now);
-                changed = true;
-            }
-            if changed {
-                alert_writes.push(a);
-            }
-        }
+        self.queue_repeats(st.open.values(), now, &mut alert_writes, &mut outbox_writes)?;
 
-        self.commit_health(&st, &alert_writes, &outbox_writes)?;
+        self.commit(
+            &self.health_tree,
+            health::OPEN_ALERTS_KEY,
+            &encode(&st),
+            &alert_writes,
+            &outbox_writes,
+        )?;
         Ok(report)
     }
 
@@ -905,39 +772,15 @@ impl AlertEngine {
             },
             department: department.as_str().into(),
         };
-        let fingerprint = format!(
-            "{:016x}",
-            xxhash_rust::xxh3::xxh3_64(
-                format!("pulse_health|{}|{}", f.check, f.subject).as_bytes()
-            )
-        );
+        let fingerprint = hex_hash(&format!("pulse_health|{}|{}", f.check, f.subject));
         let id = format!(
-            "alt_{:016x}",
-            xxhash_rust::xxh3::xxh3_64(
-                format!(
-                    "{fingerprint}|{}",
-                    now.timestamp_nanos_opt().unwrap_or_default()
-                )
-                .as_bytes()
-            )
+            "alt_{}",
+            hex_hash(&format!(
+                "{fingerprint}|{}",
+                now.timestamp_nanos_opt().unwrap_or_default()
+            ))
         );
         let message = Message {
-            alert_id: id.clone(),
-            kind: MessageKind::Firing,
-            labels: labels.clone(),
-            department,
-            at: now,
-            window: String::new(),
-            launch: false,
-            mentions: 0,
-            expected_mentions: 0.0,
-            volume_ratio: 0.0,
-            net_before: None,
-            net_after: None,
-            baseline: 0.0,
-            observed: 0.0,
-            top_aspects: Vec::new(),
-            examples: Vec::new(),
             health: Some(HealthNote {
                 check: f.check.clone(),
                 subject: f.subject.clone(),
@@ -945,6 +788,13 @@ impl AlertEngine {
                 action: f.action.clone(),
                 since: f.since,
             }),
+            ..Message::without_figures(
+                id.clone(),
+                MessageKind::Firing,
+                labels.clone(),
+                department,
+                now,
+            )
         };
         let excluded = (f.check == "channel_failing").then_some(f.subject.as_str());
         let mut routes: Vec<RouteState> = Vec::new();
@@ -959,15 +809,7 @@ impl AlertEngine {
             if channels.is_empty() {
                 continue;
             }
-            routes.push(RouteState {
-                route: ri,
-                department: r.department.unwrap_or(department),
-                channels,
-                last_sent: None,
-                group_interval_s: r.group_interval.as_secs(),
-                repeat_interval_s: r.repeat_interval.as_secs(),
-                send_resolved: r.send_resolved,
-            });
+            routes.push(route_state(ri, r, department, channels));
         }
         if routes.is_empty() {
             let others: Vec<String> = self
@@ -1009,65 +851,120 @@ impl AlertEngine {
             notifications: 0,
         };
         if muted.is_none() {
-            let routes = a.routes.clone();
-            for (ri, rs) in routes.iter().enumerate() {
-                let wait = self
-                    .routes
-                    .get(rs.route)
-                    .map(|r| r.group_wait)
-                    .unwrap_or_else(super::default_group_wait);
-                let not_before = now + ChronoDuration::from_std(wait).unwrap_or_default();
-                let msg = a.message.clone();
-                for ch in &rs.channels {
-                    outbox_writes.push(self.new_entry(
-                        &mut a,
-                        ch,
-                        rs.department,
-                        &msg,
-                        now,
-                        not_before,
-                    ));
-                }
-                a.routes[ri].last_sent = Some(not_before);
-            }
+            self.queue_firing(&mut a, now, outbox_writes);
         } else {
             tracing::info!(alert = %id, reason = ?muted, "pulse_health alert muted");
         }
         a
     }
 
-    /// Write the open health alerts, alert records and outbox entries atomically.
-    fn commit_health(
+    /// Mark `a` resolved at `now`. Notifications still waiting out `group_wait` are
+    /// withdrawn (the alert was never seen); otherwise each route that wants resolved
+    /// messages gets one, no sooner than its `group_interval` after the last.
+    fn resolve_alert(
         &self,
-        st: &HealthAlerts,
-        alerts: &[AlertRecord],
-        outbox: &[OutboxEntry],
+        a: &mut AlertRecord,
+        now: DateTime<Utc>,
+        outbox_writes: &mut Vec<OutboxEntry>,
     ) -> Result<(), AlertError> {
-        let state_bytes = encode(st);
-        let alert_bytes: Vec<(Vec<u8>, Vec<u8>)> = alerts
-            .iter()
-            .map(|a| (a.id.as_bytes().to_vec(), encode(a)))
-            .collect();
-        let outbox_bytes: Vec<(Vec<u8>, Vec<u8>)> = outbox
-            .iter()
-            .map(|e| (e.id.as_bytes().to_vec(), encode(e)))
-            .collect();
-        (&self.alerts, &self.outbox, &self.health_tree)
-            .transaction(|(ta, to, th)| -> TxResult<()> {
-                for (k, v) in &alert_bytes {
-                    ta.insert(k.as_slice(), v.as_slice())?;
+        a.status = AlertStatus::Resolved;
+        a.ends_at = Some(now);
+        a.message.kind = MessageKind::Resolved;
+        a.message.at = now;
+        let msg = a.message.clone();
+        let mut withdrawn = false;
+        for entry in self.entries_of(&a.id)? {
+            if entry.state == OutboxState::Pending && entry.attempts == 0 && entry.not_before > now
+            {
+                let mut e = entry;
+                e.state = OutboxState::Cancelled;
+                e.last_error = Some("resolved within group_wait".into());
+                outbox_writes.push(e);
+                withdrawn = true;
+            }
+        }
+        if a.muted.is_none() && !withdrawn {
+            let routes = a.routes.clone();
+            for (ri, rs) in routes.iter().enumerate() {
+                if !rs.send_resolved {
+                    continue;
                 }
-                for (k, v) in &outbox_bytes {
-                    to.insert(k.as_slice(), v.as_slice())?;
+                let not_before = rs
+                    .last_sent
+                    .map(|l| (l + ChronoDuration::seconds(rs.group_interval_s as i64)).max(now))
+                    .unwrap_or(now);
+                for ch in &rs.channels {
+                    outbox_writes.push(self.new_entry(a, ch, rs.department, &msg, now, not_before));
                 }
-                th.insert(health::OPEN_ALERTS_KEY, state_bytes.as_slice())?;
-                Ok(())
-            })
-            .map_err(|e: TransactionError<String>| AlertError::Write(e.to_string()))?;
-        if !alerts.is_empty() || !outbox.is_empty() {
-            self.db
-                .flush()
-                .map_err(|e| AlertError::Write(e.to_string()))?;
+                a.routes[ri].last_sent = Some(not_before);
+            }
+        }
+        Ok(())
+    }
+
+    /// Queue the firing notifications of a new, unmuted alert: each route's channels after
+    /// its `group_wait` (the default one for the fallback route of health alerts).
+    fn queue_firing(
+        &self,
+        a: &mut AlertRecord,
+        now: DateTime<Utc>,
+        outbox_writes: &mut Vec<OutboxEntry>,
+    ) {
+        let msg = a.message.clone();
+        let routes = a.routes.clone();
+        for (ri, rs) in routes.iter().enumerate() {
+            let wait = self
+                .routes
+                .get(rs.route)
+                .map(|r| r.group_wait)
+                .unwrap_or_else(super::default_group_wait);
+            let not_before = now + ChronoDuration::from_std(wait).unwrap_or_default();
+            for ch in &rs.channels {
+                outbox_writes.push(self.new_entry(a, ch, rs.department, &msg, now, not_before));
+            }
+            a.routes[ri].last_sent = Some(not_before);
+        }
+    }
+
+    /// Queue repeat notifications for the open alerts `ids` (skipping those already in
+    /// `alert_writes`) on every route whose `repeat_interval` has passed.
+    fn queue_repeats<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a String>,
+        now: DateTime<Utc>,
+        alert_writes: &mut Vec<AlertRecord>,
+        outbox_writes: &mut Vec<OutboxEntry>,
+    ) -> Result<(), AlertError> {
+        for id in ids {
+            if alert_writes.iter().any(|a| &a.id == id) {
+                continue;
+            }
+            let Some(mut a) = self.load_alert(id)? else {
+                continue;
+            };
+            if a.muted.is_some() || a.status != AlertStatus::Firing {
+                continue;
+            }
+            let mut changed = false;
+            let routes = a.routes.clone();
+            for (ri, rs) in routes.iter().enumerate() {
+                let due = rs.last_sent.is_some_and(|l| {
+                    now >= l + ChronoDuration::seconds(rs.repeat_interval_s as i64)
+                });
+                if !due {
+                    continue;
+                }
+                let mut msg = a.message.clone();
+                msg.kind = MessageKind::Repeat;
+                for ch in &rs.channels {
+                    outbox_writes.push(self.new_entry(&mut a, ch, rs.department, &msg, now, now));
+                }
+                a.routes[ri].last_sent = Some(now);
+                changed = true;
+            }
+            if changed {
+                alert_writes.push(a);
+            }
         }
         Ok(())
     }
@@ -1108,15 +1005,16 @@ impl AlertEngine {
         }
     }
 
-    /// Write detection state, alerts and outbox entries atomically.
+    /// Write alerts, outbox entries and the state record (`state_key` in `state_tree`:
+    /// a product's detection state or the open health alerts) atomically.
     fn commit(
         &self,
-        product: &str,
-        st: &ProductState,
+        state_tree: &sled::Tree,
+        state_key: &[u8],
+        state_bytes: &[u8],
         alerts: &[AlertRecord],
         outbox: &[OutboxEntry],
     ) -> Result<(), AlertError> {
-        let state_bytes = encode(st);
         let alert_bytes: Vec<(Vec<u8>, Vec<u8>)> = alerts
             .iter()
             .map(|a| (a.id.as_bytes().to_vec(), encode(a)))
@@ -1125,7 +1023,7 @@ impl AlertEngine {
             .iter()
             .map(|e| (e.id.as_bytes().to_vec(), encode(e)))
             .collect();
-        (&self.alerts, &self.outbox, &self.state)
+        (&self.alerts, &self.outbox, state_tree)
             .transaction(|(ta, to, ts)| -> TxResult<()> {
                 for (k, v) in &alert_bytes {
                     ta.insert(k.as_slice(), v.as_slice())?;
@@ -1133,7 +1031,7 @@ impl AlertEngine {
                 for (k, v) in &outbox_bytes {
                     to.insert(k.as_slice(), v.as_slice())?;
                 }
-                ts.insert(product.as_bytes(), state_bytes.as_slice())?;
+                ts.insert(state_key, state_bytes)?;
                 Ok(())
             })
             .map_err(|e: TransactionError<String>| AlertError::Write(e.to_string()))?;

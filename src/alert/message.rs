@@ -240,20 +240,42 @@ impl Message {
 
     /// A fixed message for `pulse alerts test`.
     pub fn test(department: Department, now: DateTime<Utc>) -> Message {
+        let labels = Labels {
+            product: "Pulse".into(),
+            signal: "test".into(),
+            direction: "none".into(),
+            aspect: String::new(),
+            severity: "info".into(),
+            department: department.as_str().into(),
+        };
         Message {
-            alert_id: format!("test_{}", now.timestamp()),
-            kind: MessageKind::Test,
-            labels: Labels {
-                product: "Pulse".into(),
-                signal: "test".into(),
-                direction: "none".into(),
-                aspect: String::new(),
-                severity: "info".into(),
-                department: department.as_str().into(),
-            },
-            department,
-            at: now,
             window: "0s".into(),
+            ..Message::without_figures(
+                format!("test_{}", now.timestamp()),
+                MessageKind::Test,
+                labels,
+                department,
+                now,
+            )
+        }
+    }
+
+    /// A message about something other than mentions (a test, Pulse's own health): every
+    /// mention figure empty or zero.
+    pub fn without_figures(
+        alert_id: String,
+        kind: MessageKind,
+        labels: Labels,
+        department: Department,
+        at: DateTime<Utc>,
+    ) -> Message {
+        Message {
+            alert_id,
+            kind,
+            labels,
+            department,
+            at,
+            window: String::new(),
             launch: false,
             mentions: 0,
             expected_mentions: 0.0,

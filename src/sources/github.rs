@@ -3,17 +3,15 @@
 //! minute without a token, 30 with one) and GitHub bans clients that retry while limited,
 //! so every rate-limit answer pauses the whole source until GitHub says it may resume.
 
+use super::pause::{end_scope, Pause, Stop, Tally};
 use super::text::html_to_text;
 use super::{FetchError, PollContext, PollOutput, Source, SourceError};
 use crate::config::Secret;
 use crate::model::RawMention;
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use std::sync::Mutex;
 use std::time::Duration;
 
-/// Cursor scope under which the "stay away until" time survives a restart.
-const PAUSE_SCOPE: &str = "@paused_until";
 const PER_PAGE: usize = 100;
 /// The search API serves at most 1,000 results per query.
 const RESULT_CAP: usize = 1000;
@@ -105,35 +103,15 @@ struct Cursor {
 
 pub struct Github {
     config: GithubConfig,
-    paused_until: Mutex<Option<DateTime<Utc>>>,
-}
-
-enum Stop {
-    /// GitHub rate-limited us: no more requests until `until`.
-    Pause {
-        until: DateTime<Utc>,
-        why: String,
-        error: Option<SourceError>,
-    },
-    Failed(SourceError),
+    pause: Pause,
 }
 
 impl Github {
     pub fn new(config: GithubConfig) -> Github {
         Github {
             config,
-            paused_until: Mutex::new(None),
+            pause: Pause::default(),
         }
-    }
-
-    fn pause_until(&self, ctx: &PollContext) -> Option<DateTime<Utc>> {
-        let stored = ctx
-            .cursors
-            .get(PAUSE_SCOPE)
-            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
-            .map(|t| t.with_timezone(&Utc));
-        let mem = *self.paused_until.lock().expect("pause lock poisoned");
-        mem.max(stored)
     }
 
     fn headers(&self) -> Vec<(&'static str, String)> {
@@ -255,17 +233,7 @@ impl Github {
             ids: ids_at_newest,
         })
         .ok();
-        if let Some((until, why)) = pause {
-            if let Some(v) = value {
-                out.cursors.push((query.to_string(), v));
-            }
-            return Err(Stop::Pause {
-                until,
-                why,
-                error: None,
-            });
-        }
-        Ok(value)
+        end_scope(out, query, value, pause)
     }
 
     fn classify_error(&self, ctx: &PollContext, e: FetchError) -> Stop {
@@ -328,18 +296,14 @@ impl Github {
 #[async_trait::async_trait]
 impl Source for Github {
     async fn poll(&self, ctx: &PollContext) -> Result<PollOutput, SourceError> {
-        let mut out = PollOutput::default();
-        if let Some(until) = self.pause_until(ctx).filter(|u| *u > ctx.now) {
-            out.warnings.push(format!(
-                "github asked us to rest until {}; skipping this poll",
-                until.to_rfc3339()
-            ));
-            return Ok(out);
+        if let Some(skipped) = self.pause.skip(ctx, "github") {
+            return Ok(skipped);
         }
+        let mut out = PollOutput::default();
         let queries = queries(ctx);
-        let (mut attempted, mut failed, mut last_err) = (0, 0, None);
+        let mut tally = Tally::default();
         for (i, query) in queries.iter().enumerate() {
-            attempted += 1;
+            tally.attempt();
             match self.poll_scope(ctx, query, &mut out).await {
                 Ok(cursor) => {
                     if let Some(c) = cursor {
@@ -353,40 +317,19 @@ impl Source for Github {
                 Err(Stop::Failed(e)) => {
                     tracing::warn!(source = %ctx.source, query = %query, error = %e, "github search failed");
                     out.errors.push(format!("{query}: {e}"));
-                    failed += 1;
-                    last_err = Some(e);
+                    tally.fail(e);
                 }
                 Err(Stop::Pause { until, why, error }) => {
                     tracing::warn!(source = %ctx.source, query = %query, until = %until, reason = %why, "github asked us to pause");
-                    *self.paused_until.lock().expect("pause lock poisoned") = Some(until);
-                    out.cursors
-                        .push((PAUSE_SCOPE.to_string(), until.to_rfc3339()));
                     let left = queries.len() - i - 1;
-                    let msg = format!(
-                        "{query}: {why}; pausing until {} ({left} queries left for later)",
-                        until.to_rfc3339()
-                    );
-                    match error {
-                        Some(e) => {
-                            out.errors.push(msg);
-                            failed += 1;
-                            last_err = Some(e);
-                        }
-                        None => out.warnings.push(msg),
+                    if let Some(e) = self.pause.start(&mut out, query, left, until, &why, error) {
+                        tally.fail(e);
                     }
                     break;
                 }
             }
         }
-        if failed > 0 && failed == attempted {
-            if let Some(e) = last_err {
-                return Err(e);
-            }
-        }
-        // A post found under two names (or on two pages) is reported once.
-        let mut ids = std::collections::HashSet::new();
-        out.mentions.retain(|m| ids.insert(m.id.clone()));
-        Ok(out)
+        tally.finish(out)
     }
 }
 

@@ -245,11 +245,9 @@ impl HackerNews {
             return None;
         }
         // Algolia matches loosely (prefixes, typos): keep only hits that really name the product.
-        if !query
-            .products
-            .iter()
-            .any(|p| ctx.matcher.mentions(p, &text))
-        {
+        // One matcher pass serves both the check and the mention's product list.
+        let products = ctx.matcher.products_in(&text);
+        if !query.products.iter().any(|p| products.contains(p)) {
             tracing::debug!(source = %ctx.source, id = %hit.object_id, "hackernews hit does not name the product, dropped");
             return None;
         }
@@ -263,7 +261,7 @@ impl HackerNews {
             )),
             author: hit.author.clone().filter(|a| !a.is_empty()),
             published_at,
-            products: ctx.matcher.products_in(&text),
+            products,
             text,
             language: None,
             engagement: hit.points,

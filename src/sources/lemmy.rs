@@ -492,11 +492,9 @@ fn mention(
         return None;
     }
     // Lemmy search is a substring match ("widgetronics" for "widgetron"): re-check.
-    if !query
-        .products
-        .iter()
-        .any(|p| ctx.matcher.mentions(p, &item.text))
-    {
+    // One matcher pass serves both the check and the mention's product list.
+    let products = ctx.matcher.products_in(&item.text);
+    if !query.products.iter().any(|p| products.contains(p)) {
         return None;
     }
     Some(RawMention {
@@ -505,7 +503,7 @@ fn mention(
         id: item.id,
         author: item.author,
         published_at: item.published,
-        products: ctx.matcher.products_in(&item.text),
+        products,
         text: item.text,
         language: item.language_id.and_then(|id| languages.get(&id).cloned()),
         engagement: item.score,

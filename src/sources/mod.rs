@@ -7,6 +7,7 @@ pub mod hackernews;
 pub mod http;
 pub mod lemmy;
 pub mod mastodon;
+pub mod pause;
 pub mod reddit;
 pub mod rss;
 pub mod stackexchange;

@@ -530,7 +530,7 @@ fn mention(ctx: &PollContext, scope: &Scope<'_>, d: &ThingData) -> Option<RawMen
     // Comment listings are not searched at all: keep the ones naming any product.
     let products = ctx.matcher.products_in(&text);
     let keep = match scope {
-        Scope::Search { product, .. } => ctx.matcher.mentions(product, &text),
+        Scope::Search { product, .. } => products.iter().any(|p| p == product),
         Scope::Comments { .. } => !products.is_empty(),
     };
     if text.is_empty() || !keep {

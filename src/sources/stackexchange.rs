@@ -3,17 +3,15 @@
 //! gzip); the API's own throttle signals live in the body: `backoff` (seconds before the
 //! next call to the method) and `quota_remaining` (calls left today).
 
+use super::pause::{end_scope, Pause, Stop, Tally};
 use super::text::html_to_text;
 use super::{FetchError, PollContext, PollOutput, Source, SourceError};
 use crate::config::Secret;
 use crate::model::RawMention;
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use std::sync::Mutex;
 use std::time::Duration;
 
-/// Cursor scope under which the "stay away until" time survives a restart.
-const PAUSE_SCOPE: &str = "@paused_until";
 /// Largest page the API serves.
 const PAGE_SIZE: u32 = 100;
 
@@ -127,37 +125,15 @@ struct Cursor {
 pub struct StackExchange {
     config: StackExchangeConfig,
     /// The API asked us to stay away until then (`backoff`, throttle, exhausted quota).
-    paused_until: Mutex<Option<DateTime<Utc>>>,
-}
-
-/// Why a scope stopped early.
-enum Stop {
-    /// The API asked for a pause; later scopes must not call it either. `error` is set when
-    /// the request itself was refused (throttled), not merely told to slow down.
-    Pause {
-        until: DateTime<Utc>,
-        why: String,
-        error: Option<SourceError>,
-    },
-    Failed(SourceError),
+    pause: Pause,
 }
 
 impl StackExchange {
     pub fn new(config: StackExchangeConfig) -> StackExchange {
         StackExchange {
             config,
-            paused_until: Mutex::new(None),
+            pause: Pause::default(),
         }
-    }
-
-    fn pause_until(&self, ctx: &PollContext) -> Option<DateTime<Utc>> {
-        let stored = ctx
-            .cursors
-            .get(PAUSE_SCOPE)
-            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
-            .map(|t| t.with_timezone(&Utc));
-        let mem = *self.paused_until.lock().expect("pause lock poisoned");
-        mem.max(stored)
     }
 
     fn search_url(&self, site: &str, query: &str, fromdate: i64, page: u32) -> String {
@@ -277,18 +253,7 @@ impl StackExchange {
             ids: ids_at_newest,
         };
         let value = serde_json::to_string(&cursor).ok();
-        if let Some((until, why)) = pause {
-            // Keep what this scope already fetched; stop the others.
-            if let Some(v) = value {
-                out.cursors.push((scope.to_string(), v));
-            }
-            return Err(Stop::Pause {
-                until,
-                why,
-                error: None,
-            });
-        }
-        Ok(value)
+        end_scope(out, scope, value, pause)
     }
 
     fn classify_error(&self, ctx: &PollContext, e: FetchError) -> Stop {
@@ -368,14 +333,10 @@ impl StackExchange {
 #[async_trait::async_trait]
 impl Source for StackExchange {
     async fn poll(&self, ctx: &PollContext) -> Result<PollOutput, SourceError> {
-        let mut out = PollOutput::default();
-        if let Some(until) = self.pause_until(ctx).filter(|u| *u > ctx.now) {
-            out.warnings.push(format!(
-                "stack exchange asked us to rest until {}; skipping this poll",
-                until.to_rfc3339()
-            ));
-            return Ok(out);
+        if let Some(skipped) = self.pause.skip(ctx, "stack exchange") {
+            return Ok(skipped);
         }
+        let mut out = PollOutput::default();
         let queries = queries(ctx);
         let scopes: Vec<(String, String)> = self
             .config
@@ -383,12 +344,10 @@ impl Source for StackExchange {
             .iter()
             .flat_map(|s| queries.iter().map(move |q| (s.clone(), q.clone())))
             .collect();
-        let mut failed = 0;
-        let mut attempted = 0;
-        let mut last_err = None;
+        let mut tally = Tally::default();
         for (i, (site, query)) in scopes.iter().enumerate() {
             let scope = format!("{site}:{query}");
-            attempted += 1;
+            tally.attempt();
             match self.poll_scope(ctx, site, query, &scope, &mut out).await {
                 Ok(cursor) => {
                     if let Some(c) = cursor {
@@ -398,40 +357,19 @@ impl Source for StackExchange {
                 Err(Stop::Failed(e)) => {
                     tracing::warn!(source = %ctx.source, site = %site, query = %query, error = %e, "stack exchange search failed");
                     out.errors.push(format!("{scope}: {e}"));
-                    failed += 1;
-                    last_err = Some(e);
+                    tally.fail(e);
                 }
                 Err(Stop::Pause { until, why, error }) => {
                     tracing::warn!(source = %ctx.source, site = %site, query = %query, until = %until, reason = %why, "stack exchange asked us to pause");
-                    *self.paused_until.lock().expect("pause lock poisoned") = Some(until);
-                    out.cursors
-                        .push((PAUSE_SCOPE.to_string(), until.to_rfc3339()));
                     let left = scopes.len() - i - 1;
-                    let msg = format!(
-                        "{scope}: {why}; pausing until {} ({left} queries left for later)",
-                        until.to_rfc3339()
-                    );
-                    match error {
-                        Some(e) => {
-                            out.errors.push(msg);
-                            failed += 1;
-                            last_err = Some(e);
-                        }
-                        None => out.warnings.push(msg),
+                    if let Some(e) = self.pause.start(&mut out, &scope, left, until, &why, error) {
+                        tally.fail(e);
                     }
                     break;
                 }
             }
         }
-        if failed > 0 && failed == attempted {
-            if let Some(e) = last_err {
-                return Err(e);
-            }
-        }
-        // A post found under two names (or on two pages) is reported once.
-        let mut ids = std::collections::HashSet::new();
-        out.mentions.retain(|m| ids.insert(m.id.clone()));
-        Ok(out)
+        tally.finish(out)
     }
 }
 

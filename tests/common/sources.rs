@@ -1,0 +1,134 @@
+//! Shared set-up for the source tests (`tests/source_*.rs`): a polite HTTP client tuned to
+//! fail fast, products, a `PollContext` built the way the pipeline builds it, fixtures and
+//! gzip bodies.
+#![allow(dead_code)]
+
+use chrono::{DateTime, TimeZone, Utc};
+use pulse::config::{HttpConfig, ProductConfig};
+use pulse::matcher::Matcher;
+use pulse::sources::{FetchError, HttpClient, PollContext, PollOutput, Source, SourceError};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Largest body the test client accepts; the oversized tests send more.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Request timeout; the timeout tests delay their answers by 2 s or more.
+pub const TIMEOUT: Duration = Duration::from_millis(700);
+
+/// Short timeout, small body cap, one quick retry, no real per-host throttling.
+pub fn http_config() -> HttpConfig {
+    HttpConfig {
+        user_agent: "pulse-test/0.0 (+https://example.invalid/tests)".into(),
+        timeout: TIMEOUT,
+        max_body_bytes: MAX_BODY,
+        per_host_rps: 1000,
+        max_retries: 1,
+        max_retry_wait: Duration::from_secs(2),
+    }
+}
+
+pub fn http() -> HttpClient {
+    HttpClient::new(&http_config()).expect("client builds")
+}
+
+pub fn product(name: &str, aliases: &[&str]) -> ProductConfig {
+    product_excluding(name, aliases, &[])
+}
+
+/// A product whose mentions are dropped when they contain one of `exclude`.
+pub fn product_excluding(name: &str, aliases: &[&str], exclude: &[&str]) -> ProductConfig {
+    ProductConfig {
+        name: name.into(),
+        aliases: aliases.iter().map(|s| s.to_string()).collect(),
+        exclude: exclude.iter().map(|s| s.to_string()).collect(),
+        launch: None,
+        window: None,
+        baseline: None,
+    }
+}
+
+/// The moment the fixtures were "fetched": just after their newest item.
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 5, 1, 13, 5, 0).unwrap()
+}
+
+/// A poll context for `source` over `products` at [`now`], with the cursors a previous
+/// poll saved.
+pub fn ctx(
+    source: &str,
+    products: Vec<ProductConfig>,
+    cursors: HashMap<String, String>,
+) -> PollContext {
+    let matcher = Arc::new(Matcher::new(&products));
+    PollContext {
+        source: source.into(),
+        http: http(),
+        products: Arc::new(products),
+        matcher,
+        cursors,
+        now: now(),
+        max_pages: 5,
+    }
+}
+
+/// The cursors a poll returned, as the store would hand them to the next poll (later
+/// values win).
+pub fn saved(out: &PollOutput) -> HashMap<String, String> {
+    out.cursors.iter().cloned().collect()
+}
+
+pub fn fixture_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// A fixture file under `tests/fixtures/` (`<area>/<name>`).
+pub fn fixture(rel: &str) -> String {
+    std::fs::read_to_string(fixture_path(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// A JSON object padded past the test client's body cap ([`MAX_BODY`]).
+pub fn oversized_json() -> String {
+    let filler = "x".repeat(MAX_BODY + 36 * 1024);
+    format!("{{\"items\":[],\"padding\":\"{filler}\"}}")
+}
+
+/// Poll once: the request must time out (the server delays longer than [`TIMEOUT`]).
+pub async fn assert_poll_times_out(source: &dyn Source, ctx: &PollContext) {
+    let err = source.poll(ctx).await.unwrap_err();
+    assert!(
+        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
+        "{err:?}"
+    );
+}
+
+/// Poll once: the answer must be refused as larger than [`MAX_BODY`].
+pub async fn assert_poll_refuses_oversized(source: &dyn Source, ctx: &PollContext) {
+    let err = source.poll(ctx).await.unwrap_err();
+    assert!(
+        matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
+        "{err:?}"
+    );
+}
+
+/// Poll once where the server first answers 429 with `Retry-After: 1`: the poll must
+/// succeed, and only after waiting that second out.
+pub async fn poll_after_retry_after(source: &dyn Source, ctx: &PollContext) -> PollOutput {
+    let started = Instant::now();
+    let out = source.poll(ctx).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "Retry-After: 1 was not honoured"
+    );
+    out
+}
