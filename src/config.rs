@@ -86,10 +86,18 @@ pub struct StoreConfig {
     /// Prune mention texts older than this (trend buckets are kept forever).
     #[serde(default, with = "humantime_serde")]
     pub keep_mentions: Option<Duration>,
+    /// sled page cache in MiB: more speeds up queries on large stores, less keeps the
+    /// daemon small.
+    #[serde(default = "default_cache_mb")]
+    pub cache_mb: u64,
 }
 
 fn default_store_path() -> PathBuf {
     PathBuf::from("data/pulse.db")
+}
+
+fn default_cache_mb() -> u64 {
+    crate::store::DEFAULT_CACHE_MB
 }
 
 impl Default for StoreConfig {
@@ -97,6 +105,7 @@ impl Default for StoreConfig {
         StoreConfig {
             path: default_store_path(),
             keep_mentions: None,
+            cache_mb: default_cache_mb(),
         }
     }
 }

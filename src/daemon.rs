@@ -224,7 +224,7 @@ pub async fn poll_source(
 
 /// Open the store, or explain who holds it.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
-    match Store::open(&config.store.path) {
+    match Store::open_with(&config.store.path, config.store.cache_mb) {
         Ok(s) => Ok(s),
         Err(StoreError::Locked { path }) => {
             let who = DaemonInfo::read(&path)
@@ -391,7 +391,7 @@ const STORE_LOCK_WAIT: Duration = Duration::from_secs(15);
 async fn open_store_for_daemon(config: &Config) -> anyhow::Result<Store> {
     let started = std::time::Instant::now();
     loop {
-        match Store::open(&config.store.path) {
+        match Store::open_with(&config.store.path, config.store.cache_mb) {
             Err(StoreError::Locked { .. })
                 if DaemonInfo::read(&config.store.path).is_none()
                     && started.elapsed() < STORE_LOCK_WAIT =>

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 // sled allocates per operation; mimalloc made ingest markedly faster than glibc malloc
 // (see README, Performance).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

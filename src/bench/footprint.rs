@@ -76,6 +76,7 @@ pub async fn run(
     sources: usize,
     duration: Duration,
     seed: u64,
+    cache_mb: u64,
 ) -> anyhow::Result<FootprintRow> {
     let ps = generate::products(products, seed);
     let gens = (0..sources)
@@ -89,7 +90,7 @@ pub async fn run(
     let addr = listener.local_addr()?;
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let mut config = String::from("[store]\npath = \"footprint.db\"\n[api]\nlisten = \"127.0.0.1:0\"\n[http]\nper_host_rps = 50\n");
+    let mut config = format!("[store]\npath = \"footprint.db\"\ncache_mb = {cache_mb}\n[api]\nlisten = \"127.0.0.1:0\"\n[http]\nper_host_rps = 50\n");
     for p in &ps {
         config.push_str(&format!(
             "[[products]]\nname = \"{}\"\naliases = [\"{}\"]\n",

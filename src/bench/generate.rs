@@ -150,6 +150,12 @@ impl Generator {
         }
     }
 
+    /// Continue numbering ids after `seq` (a refill of a store must not repeat ids).
+    pub fn starting_after(mut self, seq: u64) -> Generator {
+        self.seq = seq;
+        self
+    }
+
     pub fn take(&mut self, n: usize) -> Vec<RawMention> {
         (0..n).map(|_| self.next_mention()).collect()
     }

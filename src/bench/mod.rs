@@ -65,6 +65,7 @@ pub fn ingest(
     seed: u64,
     end: DateTime<Utc>,
     days: i64,
+    cache_mb: u64,
 ) -> anyhow::Result<Vec<IngestRow>> {
     let mut rows = Vec::new();
     for (i, &batch) in batch_sizes.iter().enumerate() {
@@ -72,7 +73,7 @@ pub fn ingest(
         let count = if batch == 1 { n.min(2_000) } else { n };
         let path = dir.join(format!("ingest-{i}"));
         let config = bench_config(products, seed, &path);
-        let store = Store::open(&path)?;
+        let store = Store::open_with(&path, cache_mb)?;
         let classifier = crate::sentiment::build(&config.classifier)?;
         let pipeline = Pipeline::new(&config, store.clone(), classifier);
         let mentions =
@@ -83,6 +84,8 @@ pub fn ingest(
         for chunk in mentions.chunks(batch) {
             stored += pipeline.ingest(chunk.to_vec(), true)?.stored;
         }
+        // Bucket deltas still pending are part of the cost: write them out, durably.
+        store.flush()?;
         let ours = start.elapsed().as_secs_f64();
         let ours_cpu = process_cpu_seconds() - cpu0;
         anyhow::ensure!(
@@ -101,7 +104,7 @@ pub fn ingest(
         let raw_path = dir.join(format!("raw-{i}"));
         let raw = sled::Config::new()
             .path(&raw_path)
-            .cache_capacity(32 * 1024 * 1024)
+            .cache_capacity(cache_mb.max(1) * 1024 * 1024)
             .open()?;
         let tree = raw.open_tree("mentions")?;
         let start = Instant::now();
@@ -153,7 +156,10 @@ pub fn fill(
     days: i64,
     mut progress: impl FnMut(usize),
 ) -> anyhow::Result<usize> {
-    let mut gen = generate::Generator::new(&pipeline.products, seed, end, days);
+    // Ids continue after what the store holds, so a refill stores new mentions.
+    let have = pipeline.store.mention_count() as u64;
+    let mut gen =
+        generate::Generator::new(&pipeline.products, seed, end, days).starting_after(have);
     let mut done = 0;
     while done < n {
         let take = (n - done).min(10_000);

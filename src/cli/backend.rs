@@ -42,7 +42,7 @@ impl Backend {
             let token = config.api.token.as_ref().map(|t| t.expose().to_string());
             return Ok(Backend::remote(&info.api, token, true));
         }
-        match Store::open(&config.store.path) {
+        match Store::open_with(&config.store.path, config.store.cache_mb) {
             Ok(store) => Ok(Backend::Local {
                 store,
                 config: Box::new(config),

@@ -13,6 +13,10 @@ use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
+    /// sled page cache in MiB, for the store and the raw reference alike.
+    #[arg(long, default_value_t = crate::store::DEFAULT_CACHE_MB)]
+    pub cache_mb: u64,
+
     /// Mentions per batch size (batch 1 is capped at 2,000: it is fsync-bound).
     #[arg(long, default_value_t = 100_000)]
     pub mentions: usize,
@@ -35,6 +39,10 @@ pub struct IngestArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct QueryArgs {
+    /// sled page cache in MiB, for the store and the raw reference alike.
+    #[arg(long, default_value_t = crate::store::DEFAULT_CACHE_MB)]
+    pub cache_mb: u64,
+
     /// Mentions in the store queried.
     #[arg(long, default_value_t = 1_000_000)]
     pub mentions: usize,
@@ -54,6 +62,10 @@ pub struct QueryArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct GrowthArgs {
+    /// sled page cache in MiB, for the store and the raw reference alike.
+    #[arg(long, default_value_t = crate::store::DEFAULT_CACHE_MB)]
+    pub cache_mb: u64,
+
     /// Store sizes to measure, in mentions.
     #[arg(long, value_delimiter = ',', default_value = "100000,1000000,10000000")]
     pub sizes: Vec<usize>,
@@ -102,9 +114,15 @@ pub fn ingest(a: &IngestArgs) -> anyhow::Result<()> {
         a.seed,
         Utc::now(),
         a.days,
+        a.cache_mb,
     )?;
-    let footer = "mentions_per_second: match → classify (lexicon) → store (dedup + buckets, one transaction, flushed per batch), one thread.\nraw_sled_per_second: the same mention key/value bytes inserted into a fresh sled tree in the same batches, flushed alike.";
-    output::print_rows(&mut std::io::stdout().lock(), &rows, a.format, Some(footer))
+    let footer = format!("mentions_per_second: match → classify (lexicon) → store (dedup + journalled bucket deltas, one atomic batch flushed per batch; pending buckets checkpointed and flushed before the clock stops), one thread.\nraw_sled_per_second: the same mention key/value bytes inserted into a fresh sled tree in the same batches, flushed alike. sled cache: {} MiB for both.", a.cache_mb);
+    output::print_rows(
+        &mut std::io::stdout().lock(),
+        &rows,
+        a.format,
+        Some(&footer),
+    )
 }
 
 fn open_filled(
@@ -112,9 +130,10 @@ fn open_filled(
     mentions: usize,
     products: usize,
     seed: u64,
+    cache_mb: u64,
 ) -> anyhow::Result<(Store, crate::config::Config, f64)> {
     let config = bench::bench_config(products, seed, path);
-    let store = Store::open(path)?;
+    let store = Store::open_with(path, cache_mb)?;
     let have = store.mention_count();
     let mut fill_rate = 0.0;
     if have < mentions {
@@ -144,7 +163,7 @@ pub fn query(a: &QueryArgs) -> anyhow::Result<()> {
             .and_then(|p| p.parent().map(|x| x.to_path_buf())),
     )?;
     let path = a.store.clone().unwrap_or_else(|| dir.join("query.db"));
-    let (store, config, _) = open_filled(&path, a.mentions, a.products, a.seed)?;
+    let (store, config, _) = open_filled(&path, a.mentions, a.products, a.seed, a.cache_mb)?;
     let rows: Vec<QueryRow> = bench::query(&store, &config, a.runs, Utc::now())?;
     output::print_rows(&mut std::io::stdout().lock(), &rows, a.format, Some("Latency through the code path the CLI runs on a local store (api::trend_rows / api::mention_rows)."))
 }
@@ -170,14 +189,15 @@ pub fn growth(a: &GrowthArgs) -> anyhow::Result<()> {
     sizes.sort_unstable();
     for &n in &sizes {
         // One store grows through every size, as a real one does.
-        let (store, config, fill_rate) = open_filled(&path, n, a.products, a.seed)?;
+        let (store, config, fill_rate) = open_filled(&path, n, a.products, a.seed, a.cache_mb)?;
         store.flush()?;
         let bytes = store.size_on_disk();
         let q = bench::query(&store, &config, a.runs, Utc::now())?;
         drop(store);
-        let reopened = Store::open(&path)?;
+        let reopened = Store::open_with(&path, a.cache_mb)?;
         let after = reopened.size_on_disk();
         drop(reopened);
+        let n = q[0].store_mentions;
         rows.push(GrowthRow {
             store_mentions: n,
             fill_mentions_per_second: fill_rate.round(),
@@ -195,6 +215,10 @@ pub fn growth(a: &GrowthArgs) -> anyhow::Result<()> {
 
 #[derive(Debug, clap::Args)]
 pub struct FootprintArgs {
+    /// sled page cache in MiB, for the store and the raw reference alike.
+    #[arg(long, default_value_t = crate::store::DEFAULT_CACHE_MB)]
+    pub cache_mb: u64,
+
     #[arg(long, default_value_t = 100)]
     pub products: usize,
     /// RSS sources, each served by the local feed server and polled every 10 s.
@@ -214,8 +238,15 @@ pub async fn footprint(a: &FootprintArgs) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("pulse-footprint")
         .tempdir()?;
-    let row =
-        crate::bench::footprint::run(dir.path(), a.products, a.sources, duration, a.seed).await?;
+    let row = crate::bench::footprint::run(
+        dir.path(),
+        a.products,
+        a.sources,
+        duration,
+        a.seed,
+        a.cache_mb,
+    )
+    .await?;
     output::print_rows(
         &mut std::io::stdout().lock(),
         &[row],

@@ -4,6 +4,20 @@
 //! and its bucket updates commit in one atomic sled batch: buckets never disagree with the
 //! mentions after a crash. (sled's multi-tree transactions gave the same guarantee at a
 //! tenth of the throughput: see README, Performance.)
+//!
+//! Bucket updates are written behind: each ingest batch commits, in the same atomic sled
+//! batch as its mentions, one compact journal entry (`j` keys) with the batch's per-product,
+//! per-source, per-hour deltas, and keeps the deltas in memory. A checkpoint folds the
+//! pending deltas into the bucket records and deletes the journal entries it covered, again
+//! in one atomic batch, so each touched bucket is written once per checkpoint instead of
+//! once per batch. Readers add the pending deltas to what they read. After a crash, `open`
+//! replays the journal: at every point, stored buckets + journal = the recount of the
+//! mentions.
+//!
+//! Buckets kept: hourly and daily for all sources (`*`), daily per source (nothing reads
+//! per-source hourly buckets). The hourly all-source buckets of one day are stored together
+//! as one record of 24 slots (tag `H`), so a 90-day hourly trend reads 91 records instead
+//! of 2,160. Stores made before are migrated on open (`bucket_layout` in `meta`).
 
 pub mod records;
 
@@ -11,9 +25,10 @@ use crate::model::Label;
 use crate::trend::{BucketCounts, Granularity};
 use chrono::{DateTime, TimeZone, Utc};
 pub use records::{decode, encode, MentionRecord, SourceStatus, SCHEMA_VERSION};
-use std::collections::{BTreeMap, HashMap};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
@@ -33,18 +48,130 @@ pub enum StoreError {
 /// Name of the all-sources series in bucket keys.
 const ALL_SOURCES: &str = "*";
 
+/// Default sled page-cache size (`[store] cache_mb`).
+pub const DEFAULT_CACHE_MB: u64 = 16;
+
+/// Checkpoint when this many bucket deltas are pending (bounds the memory they take:
+/// about 150 bytes each).
+const MAX_PENDING_DELTAS: usize = 32_768;
+/// Checkpoint when this many journal entries are pending (bounds replay work on open).
+const MAX_PENDING_JOURNAL: usize = 2_048;
+/// Deltas per journal value: keeps each value a few KiB, far below sled's blob threshold.
+const JOURNAL_CHUNK: usize = 128;
+
 /// Handle to the store; cheap to clone (sled trees are reference-counted).
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
     path: PathBuf,
-    /// Mentions (`m`), dedup entries (`i`, `t`), buckets (`b`) and the mention count (`c`).
+    /// Mentions (`m`), dedup entries (`i`, `t`), buckets (`b`), the bucket journal (`j`)
+    /// and the mention count (`c`).
     data: sled::Tree,
-    /// Serialises read-modify-write of buckets and dedup between concurrent ingests.
-    writer: Arc<Mutex<()>>,
+    shared: Arc<Shared>,
     cursors: sled::Tree,
     status: sled::Tree,
     meta: sled::Tree,
+}
+
+/// State shared by every clone of a [`Store`]; the last clone dropped checkpoints.
+struct Shared {
+    data: sled::Tree,
+    db: sled::Db,
+    /// Serialises ingest, checkpoints and pruning (read-modify-write of dedup and counts).
+    writer: Mutex<()>,
+    /// Bucket deltas committed in the journal, not yet folded into bucket records.
+    /// Lock order: `writer` before `pending`.
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    deltas: BTreeMap<Vec<u8>, BucketCounts>,
+    journal: Vec<Vec<u8>>,
+    next_seq: u64,
+}
+
+impl Pending {
+    fn add(&mut self, e: &JournalEntry) {
+        for key in journal_bucket_keys(&e.product, &e.source, e.hour) {
+            self.deltas.entry(key).or_default().merge(&e.counts);
+        }
+    }
+
+    /// Fold the pending deltas into the bucket records and drop the journal entries
+    /// they came from, in one atomic batch.
+    fn checkpoint(&mut self, data: &sled::Tree) -> Result<(), StoreError> {
+        if self.deltas.is_empty() && self.journal.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        let mut days: BTreeMap<Vec<u8>, Vec<(usize, BucketCounts)>> = BTreeMap::new();
+        for (key, delta) in &self.deltas {
+            if let Some((day_key, slot)) = day_slot(key)? {
+                days.entry(day_key).or_default().push((slot, *delta));
+                continue;
+            }
+            let mut counts = match data.get(key)? {
+                Some(v) => BucketCounts::from_bytes(&v).ok_or_else(|| {
+                    StoreError::Corrupt("bucket record has the wrong size".into())
+                })?,
+                None => BucketCounts::default(),
+            };
+            counts.merge(delta);
+            batch.insert(key.clone(), &counts.to_bytes()[..]);
+        }
+        for (day_key, slots) in days {
+            let mut record = match data.get(&day_key)? {
+                Some(v) => decode_day(&v)?,
+                None => [BucketCounts::default(); 24],
+            };
+            for (slot, delta) in slots {
+                record[slot].merge(&delta);
+            }
+            batch.insert(day_key, encode_day(&record));
+        }
+        for key in &self.journal {
+            batch.remove(key.clone());
+        }
+        data.apply_batch(batch)?;
+        self.deltas.clear();
+        self.journal.clear();
+        Ok(())
+    }
+
+    /// Add the pending deltas between `lo` and `hi` (inclusive) to `out`.
+    fn overlay(&self, lo: &[u8], hi: &[u8], out: &mut BTreeMap<Vec<u8>, BucketCounts>) {
+        for (k, d) in self
+            .deltas
+            .range::<[u8], _>((std::ops::Bound::Included(lo), std::ops::Bound::Included(hi)))
+        {
+            out.entry(k.clone()).or_default().merge(d);
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let _w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let result = pending.checkpoint(&self.data).and_then(|()| {
+            self.db.flush()?;
+            Ok(())
+        });
+        if let Err(e) = result {
+            // Nothing is lost: the journal is replayed on the next open.
+            tracing::warn!(error = %e, "cannot checkpoint trend buckets on close");
+        }
+    }
+}
+
+/// Bucket deltas of one product, source and hour, as journalled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct JournalEntry {
+    product: String,
+    source: String,
+    hour: i64,
+    counts: BucketCounts,
 }
 
 /// What an insert did.
@@ -95,8 +222,14 @@ pub struct StoreStats {
 const MIN_DEDUP_TEXT_CHARS: usize = 24;
 
 impl Store {
-    /// Open (or create) the store at `path`.
+    /// Open (or create) the store at `path` with the default page cache.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, DEFAULT_CACHE_MB)
+    }
+
+    /// Open (or create) the store at `path` with a sled page cache of `cache_mb` MiB;
+    /// replays the bucket journal left by a crash.
+    pub fn open_with(path: &Path, cache_mb: u64) -> Result<Store, StoreError> {
         if let Some(parent) = path.parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
@@ -107,7 +240,7 @@ impl Store {
         }
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(32 * 1024 * 1024)
+            .cache_capacity(cache_mb.max(1) * 1024 * 1024)
             .flush_every_ms(Some(500))
             .open()
             .map_err(|e| match &e {
@@ -124,9 +257,15 @@ impl Store {
                     source: e,
                 },
             })?;
+        let data = db.open_tree("data")?;
         let store = Store {
-            data: db.open_tree("data")?,
-            writer: Arc::default(),
+            shared: Arc::new(Shared {
+                data: data.clone(),
+                db: db.clone(),
+                writer: Mutex::new(()),
+                pending: Mutex::new(Pending::default()),
+            }),
+            data,
             cursors: db.open_tree("cursors")?,
             status: db.open_tree("status")?,
             meta: db.open_tree("meta")?,
@@ -134,7 +273,112 @@ impl Store {
             db,
         };
         store.check_schema()?;
+        store.migrate_bucket_layout()?;
+        store.replay_journal()?;
         Ok(store)
+    }
+
+    /// Stores written before layout 3 kept per-source hourly buckets that nothing reads and
+    /// one record per hour: drop the former, fold the latter into day records. One atomic
+    /// batch per product, so an interrupted migration resumes cleanly.
+    fn migrate_bucket_layout(&self) -> Result<(), StoreError> {
+        const LAYOUT: &[u8] = &[3];
+        if self.meta.get("bucket_layout")?.as_deref() == Some(LAYOUT) {
+            return Ok(());
+        }
+        let _w = self.writer();
+        let mut moved = 0usize;
+        let mut next: Vec<u8> = b"b".to_vec();
+        loop {
+            let Some(item) = self.data.range(next.as_slice()..).next() else {
+                break;
+            };
+            let (k, _) = item?;
+            if k.first() != Some(&b'b') {
+                break;
+            }
+            let end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
+            let mut prefix = k[..end].to_vec();
+            prefix.push(0);
+            let mut batch = sled::Batch::default();
+            let mut days: BTreeMap<Vec<u8>, [BucketCounts; 24]> = BTreeMap::new();
+            for item in self.data.scan_prefix(&prefix) {
+                let (k, v) = item?;
+                if is_per_source_hourly(&k) {
+                    batch.remove(k);
+                    moved += 1;
+                } else if let Some((day_key, slot)) = day_slot(&k)? {
+                    let counts = BucketCounts::from_bytes(&v).ok_or_else(|| {
+                        StoreError::Corrupt("bucket record has the wrong size".into())
+                    })?;
+                    let record = match days.entry(day_key) {
+                        std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            let existing = match self.data.get(v.key())? {
+                                Some(r) => decode_day(&r)?,
+                                None => [BucketCounts::default(); 24],
+                            };
+                            v.insert(existing)
+                        }
+                    };
+                    record[slot].merge(&counts);
+                    batch.remove(k);
+                    moved += 1;
+                }
+            }
+            for (day_key, record) in days {
+                batch.insert(day_key, encode_day(&record));
+            }
+            self.data.apply_batch(batch)?;
+            next = k[..end].to_vec();
+            next.push(1);
+        }
+        self.meta.insert("bucket_layout", LAYOUT)?;
+        if moved > 0 {
+            tracing::info!(records = moved, "migrated trend buckets to layout 3");
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Fold journal entries left by a crash into the buckets.
+    fn replay_journal(&self) -> Result<(), StoreError> {
+        let _w = self.writer();
+        let mut pending = self.pending();
+        let mut replayed = 0usize;
+        for item in self.data.scan_prefix(b"j") {
+            let (k, v) = item?;
+            let entries: Vec<JournalEntry> = decode(&v)?;
+            for e in &entries {
+                pending.add(e);
+            }
+            pending.journal.push(k.to_vec());
+            replayed += 1;
+        }
+        if replayed > 0 {
+            pending.checkpoint(&self.data)?;
+            self.db.flush()?;
+            tracing::info!(entries = replayed, "replayed the trend bucket journal");
+        }
+        Ok(())
+    }
+
+    fn writer(&self) -> MutexGuard<'_, ()> {
+        self.shared.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fold pending bucket deltas into the bucket records now (also done automatically,
+    /// by [`Store::flush`], and when the last handle is dropped).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let _w = self.writer();
+        self.pending().checkpoint(&self.data)
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
@@ -159,8 +403,9 @@ impl Store {
         &self.path
     }
 
-    /// Make everything written so far durable.
+    /// Make everything written so far durable, with the buckets checkpointed.
     pub fn flush(&self) -> Result<usize, StoreError> {
+        self.checkpoint()?;
         Ok(self.db.flush()?)
     }
 
@@ -174,8 +419,8 @@ impl Store {
     }
 
     /// Insert a batch of classified mentions: dedup, store one record per matched product,
-    /// and update the hourly and daily buckets (all-sources and per-source), atomically.
-    /// Durable once this returns if `durable` is set.
+    /// and journal the bucket deltas (see the module doc), atomically. Durable once this
+    /// returns if `durable` is set.
     pub fn insert_batch(
         &self,
         batch: &[MentionRecord],
@@ -184,65 +429,72 @@ impl Store {
         if batch.is_empty() {
             return Ok(InsertReport::default());
         }
-        let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = self.writer();
         let mut report = InsertReport::default();
         let mut batch_out = sled::Batch::default();
-        let mut bucket_delta: BTreeMap<Vec<u8>, BucketCounts> = BTreeMap::new();
-        let mut seen: HashMap<Vec<u8>, ()> = HashMap::new();
+        // Per product, source and hour: the journal's unit (daily and all-source buckets
+        // are derived from it).
+        let mut hourly: BTreeMap<(&str, &str, i64), BucketCounts> = BTreeMap::new();
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let mut records = 0u64;
         for rec in batch {
             let id_key = dedup_id_key(&rec.source, &rec.id);
-            if seen.contains_key(&id_key) || self.data.contains_key(&id_key)? {
+            if seen.contains(&id_key) || self.data.contains_key(&id_key)? {
                 report.duplicate_ids += 1;
                 continue;
             }
-            let uid = self.db.generate_id()?;
             let text_key = dedup_text_key(&rec.text);
             if let Some(tk) = &text_key {
-                if seen.contains_key(tk) || self.data.contains_key(tk)? {
+                if seen.contains(tk) || self.data.contains_key(tk)? {
                     report.duplicate_texts += 1;
                     // Remember the id too, so the same post is recognised cheaply next time.
                     batch_out.insert(id_key.clone(), encode(&Vec::<Vec<u8>>::new()));
-                    seen.insert(id_key, ());
+                    seen.insert(id_key);
                     continue;
                 }
             }
-            let mut rec = rec.clone();
-            rec.uid = uid;
-            let value = encode(&rec);
-            let mut keys = Vec::new();
+            let uid = self.db.generate_id()?;
+            let mut stored = rec.clone();
+            stored.uid = uid;
+            let value = sled::IVec::from(encode(&stored));
+            let mut keys = Vec::with_capacity(rec.products.len());
+            let hour = Granularity::Hour.floor(rec.published_at);
             for product in &rec.products {
                 let key = mention_key(product, rec.published_at, uid);
                 batch_out.insert(key.clone(), value.clone());
                 keys.push(key);
                 records += 1;
-                for g in Granularity::ALL {
-                    let start = g.floor(rec.published_at);
-                    for src in [ALL_SOURCES, rec.source.as_str()] {
-                        bucket_delta
-                            .entry(bucket_key(product, src, g, start))
-                            .or_default()
-                            .add(rec.label, rec.score);
-                    }
-                }
+                hourly
+                    .entry((product.as_str(), rec.source.as_str(), hour))
+                    .or_default()
+                    .add(rec.label, rec.score);
             }
             batch_out.insert(id_key.clone(), encode(&keys));
-            seen.insert(id_key, ());
+            seen.insert(id_key);
             if let Some(tk) = text_key {
                 batch_out.insert(tk.clone(), &uid.to_be_bytes()[..]);
-                seen.insert(tk, ());
+                seen.insert(tk);
             }
             report.stored += 1;
         }
-        for (key, delta) in bucket_delta {
-            let mut counts = match self.data.get(&key)? {
-                Some(v) => BucketCounts::from_bytes(&v).ok_or_else(|| {
-                    StoreError::Corrupt("bucket record has the wrong size".into())
-                })?,
-                None => BucketCounts::default(),
-            };
-            counts.merge(&delta);
-            batch_out.insert(key, &counts.to_bytes()[..]);
+        let entries: Vec<JournalEntry> = hourly
+            .into_iter()
+            .map(|((product, source, hour), counts)| JournalEntry {
+                product: product.to_string(),
+                source: source.to_string(),
+                hour,
+                counts,
+            })
+            .collect();
+        // Readers hold `pending` while they read buckets, so they never see a batch's
+        // mentions without its deltas, nor a checkpoint half-applied.
+        let mut pending = self.pending();
+        let mut journal_keys = Vec::new();
+        for chunk in entries.chunks(JOURNAL_CHUNK) {
+            let key = journal_key(pending.next_seq);
+            pending.next_seq += 1;
+            batch_out.insert(key.clone(), encode(&chunk));
+            journal_keys.push(key);
         }
         if records > 0 {
             let count = self.mention_count() as u64 + records;
@@ -250,6 +502,15 @@ impl Store {
         }
         // One batch: sled applies it atomically, also across a crash.
         self.data.apply_batch(batch_out)?;
+        for e in &entries {
+            pending.add(e);
+        }
+        pending.journal.extend(journal_keys);
+        if pending.deltas.len() > MAX_PENDING_DELTAS || pending.journal.len() > MAX_PENDING_JOURNAL
+        {
+            pending.checkpoint(&self.data)?;
+        }
+        drop(pending);
         if durable {
             self.db.flush()?;
         }
@@ -269,27 +530,78 @@ impl Store {
         let src = source.unwrap_or(ALL_SOURCES);
         let lo = bucket_key(product, src, g, g.floor(from));
         let hi = bucket_key(product, src, g, g.floor(to));
+        let pending = self.pending();
         let mut out = Vec::new();
-        for item in self.data.range(lo..=hi) {
-            let (k, v) = item?;
-            let start = decode_time_suffix(&k)?;
-            let counts = BucketCounts::from_bytes(&v)
-                .ok_or_else(|| StoreError::Corrupt("bucket record has the wrong size".into()))?;
-            out.push((start, counts));
+        if g == Granularity::Hour {
+            // Day records of 24 slots (see the module doc); per-source hourly buckets are
+            // not kept, so that range is empty.
+            if src == ALL_SOURCES {
+                let (first, last) = (g.floor(from), g.floor(to));
+                let day_lo = day_key(product, Granularity::Day.floor(from));
+                let day_hi = day_key(product, Granularity::Day.floor(to));
+                for item in self.data.range(day_lo.as_slice()..=day_hi.as_slice()) {
+                    let (k, v) = item?;
+                    let day = decode_time_suffix(&k)?;
+                    for (slot, counts) in decode_day(&v)?.iter().enumerate() {
+                        let start = day + slot as i64 * 3600;
+                        if counts.count > 0 && start >= first && start <= last {
+                            out.push((start, *counts));
+                        }
+                    }
+                }
+            }
+        } else {
+            for item in self.data.range(lo.as_slice()..=hi.as_slice()) {
+                let (k, v) = item?;
+                let start = decode_time_suffix(&k)?;
+                let counts = BucketCounts::from_bytes(&v).ok_or_else(|| {
+                    StoreError::Corrupt("bucket record has the wrong size".into())
+                })?;
+                out.push((start, counts));
+            }
         }
-        Ok(out)
+        let mut extra = BTreeMap::new();
+        pending.overlay(&lo, &hi, &mut extra);
+        drop(pending);
+        if extra.is_empty() {
+            return Ok(out);
+        }
+        let mut merged: BTreeMap<i64, BucketCounts> = out.into_iter().collect();
+        for (k, d) in extra {
+            merged.entry(decode_time_suffix(&k)?).or_default().merge(&d);
+        }
+        Ok(merged.into_iter().collect())
     }
 
     /// Sum of every bucket of a granularity for a product (all time).
     pub fn totals(&self, product: &str, g: Granularity) -> Result<BucketCounts, StoreError> {
         let mut prefix = bucket_prefix(product, ALL_SOURCES);
         prefix.push(g.tag());
+        let pending = self.pending();
         let mut total = BucketCounts::default();
-        for item in self.data.scan_prefix(prefix) {
-            let (_, v) = item?;
-            if let Some(c) = BucketCounts::from_bytes(&v) {
-                total.merge(&c);
+        if g == Granularity::Hour {
+            let mut days = bucket_prefix(product, ALL_SOURCES);
+            days.push(DAY_RECORD_TAG);
+            for item in self.data.scan_prefix(&days) {
+                let (_, v) = item?;
+                for c in decode_day(&v)?.iter() {
+                    total.merge(c);
+                }
             }
+        } else {
+            for item in self.data.scan_prefix(&prefix) {
+                let (_, v) = item?;
+                if let Some(c) = BucketCounts::from_bytes(&v) {
+                    total.merge(&c);
+                }
+            }
+        }
+        let mut hi = prefix.clone();
+        hi.extend_from_slice(&[0xff; 8]);
+        let mut extra = BTreeMap::new();
+        pending.overlay(&prefix, &hi, &mut extra);
+        for d in extra.values() {
+            total.merge(d);
         }
         Ok(total)
     }
@@ -370,13 +682,9 @@ impl Store {
             let rec: MentionRecord = decode(&v)?;
             let end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
             let product = String::from_utf8_lossy(&k[1..end]).into_owned();
-            for g in Granularity::ALL {
-                let start = g.floor(rec.published_at);
-                for src in [ALL_SOURCES, rec.source.as_str()] {
-                    out.entry(bucket_key(&product, src, g, start))
-                        .or_default()
-                        .add(rec.label, rec.score);
-                }
+            let hour = Granularity::Hour.floor(rec.published_at);
+            for key in journal_bucket_keys(&product, &rec.source, hour) {
+                out.entry(key).or_default().add(rec.label, rec.score);
             }
         }
         Ok(out)
@@ -384,12 +692,30 @@ impl Store {
 
     /// Every stored bucket, by key (for checks after a crash).
     pub fn all_buckets(&self) -> Result<BTreeMap<Vec<u8>, BucketCounts>, StoreError> {
+        let pending = self.pending();
         let mut out = BTreeMap::new();
+        pending.overlay(b"b", b"c", &mut out);
         for item in self.data.scan_prefix(b"b") {
             let (k, v) = item?;
-            out.insert(
-                k.to_vec(),
-                BucketCounts::from_bytes(&v)
+            if is_day_record(&k) {
+                let day = decode_time_suffix(&k)?;
+                let product_end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
+                let product = String::from_utf8_lossy(&k[1..product_end]).into_owned();
+                for (slot, c) in decode_day(&v)?.iter().enumerate() {
+                    if c.count > 0 {
+                        let key = bucket_key(
+                            &product,
+                            ALL_SOURCES,
+                            Granularity::Hour,
+                            day + slot as i64 * 3600,
+                        );
+                        out.entry(key).or_default().merge(c);
+                    }
+                }
+                continue;
+            }
+            out.entry(k.to_vec()).or_default().merge(
+                &BucketCounts::from_bytes(&v)
                     .ok_or_else(|| StoreError::Corrupt("bad bucket".into()))?,
             );
         }
@@ -413,7 +739,7 @@ impl Store {
         let mut pruned = 0usize;
         for product in self.product_names()? {
             loop {
-                let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+                let _guard = self.writer();
                 let lo = product_prefix(&product);
                 let hi = mention_key(&product, cutoff, 0);
                 let mut batch = sled::Batch::default();
@@ -449,6 +775,8 @@ impl Store {
 
     /// Entry counts and key+value bytes per kind of record, oldest and newest mention.
     pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        // Count the buckets as they will stay, not the journal on its way to them.
+        self.checkpoint()?;
         let mut st = StoreStats {
             size_on_disk: self.size_on_disk(),
             ..Default::default()
@@ -602,6 +930,86 @@ fn bucket_key(product: &str, source: &str, g: Granularity, start: i64) -> Vec<u8
     k
 }
 
+/// The buckets one journalled (product, source, hour) delta adds to: hourly and daily
+/// for all sources, daily for the source.
+fn journal_bucket_keys(product: &str, source: &str, hour: i64) -> [Vec<u8>; 3] {
+    let day = hour - hour.rem_euclid(Granularity::Day.seconds());
+    [
+        bucket_key(product, ALL_SOURCES, Granularity::Hour, hour),
+        bucket_key(product, ALL_SOURCES, Granularity::Day, day),
+        bucket_key(product, source, Granularity::Day, day),
+    ]
+}
+
+/// Tag of the day records holding 24 hourly all-source buckets.
+const DAY_RECORD_TAG: u8 = b'H';
+
+fn day_key(product: &str, day: i64) -> Vec<u8> {
+    let mut k = bucket_prefix(product, ALL_SOURCES);
+    k.push(DAY_RECORD_TAG);
+    k.extend_from_slice(&((day as u64) ^ (1 << 63)).to_be_bytes());
+    k
+}
+
+/// Bytes between the product's NUL and the tag: `*\0`.
+fn is_day_record(k: &[u8]) -> bool {
+    let n = k.len();
+    n >= 12 && k[n - 9] == DAY_RECORD_TAG && k[n - 10] == 0 && k[n - 11] == b'*' && k[n - 12] == 0
+}
+
+/// For an all-source hourly bucket key: its day record's key and slot.
+fn day_slot(k: &[u8]) -> Result<Option<(Vec<u8>, usize)>, StoreError> {
+    let n = k.len();
+    let hourly_all =
+        n >= 12 && k[n - 9] == b'h' && k[n - 10] == 0 && k[n - 11] == b'*' && k[n - 12] == 0;
+    if !hourly_all {
+        return Ok(None);
+    }
+    let hour = decode_time_suffix(k)?;
+    let day = hour - hour.rem_euclid(Granularity::Day.seconds());
+    let mut day_key = k[..n - 9].to_vec();
+    day_key.push(DAY_RECORD_TAG);
+    day_key.extend_from_slice(&((day as u64) ^ (1 << 63)).to_be_bytes());
+    Ok(Some((day_key, ((hour - day) / 3600) as usize)))
+}
+
+fn decode_day(v: &[u8]) -> Result<[BucketCounts; 24], StoreError> {
+    if v.len() != 24 * 40 {
+        return Err(StoreError::Corrupt("day record has the wrong size".into()));
+    }
+    let mut out = [BucketCounts::default(); 24];
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = BucketCounts::from_bytes(&v[i * 40..(i + 1) * 40]).expect("40 bytes");
+    }
+    Ok(out)
+}
+
+fn encode_day(record: &[BucketCounts; 24]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(24 * 40);
+    for c in record {
+        v.extend_from_slice(&c.to_bytes());
+    }
+    v
+}
+
+fn journal_key(seq: u64) -> Vec<u8> {
+    let mut k = b"j".to_vec();
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// `b<product>\0<source>\0h<time>` with a source other than `*`.
+fn is_per_source_hourly(k: &[u8]) -> bool {
+    let Some(p) = k.iter().position(|b| *b == 0) else {
+        return false;
+    };
+    let rest = &k[p + 1..];
+    let Some(s) = rest.iter().position(|b| *b == 0) else {
+        return false;
+    };
+    &rest[..s] != ALL_SOURCES.as_bytes() && rest.get(s + 1) == Some(&Granularity::Hour.tag())
+}
+
 fn decode_time_suffix(k: &[u8]) -> Result<i64, StoreError> {
     let n = k.len();
     if n < 8 {
@@ -622,24 +1030,33 @@ fn dedup_id_key(source: &str, id: &str) -> Vec<u8> {
 /// Content key: lower-cased words without URLs and punctuation, so the same post reposted
 /// with another link or casing is caught.
 fn dedup_text_key(text: &str) -> Option<Vec<u8>> {
+    // Built in place, without a String per word: this runs for every ingested mention.
     let mut norm = String::with_capacity(text.len());
+    let mut chars = 0usize;
     for word in text.split_whitespace() {
         if word.starts_with("http://") || word.starts_with("https://") {
             continue;
         }
-        let w: String = word
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect();
-        if !w.is_empty() {
-            if !norm.is_empty() {
-                norm.push(' ');
+        let mark = norm.len();
+        let had = chars;
+        if !norm.is_empty() {
+            norm.push(' ');
+            chars += 1;
+        }
+        let mut any = false;
+        for c in word.chars().filter(|c| c.is_alphanumeric()) {
+            for l in c.to_lowercase() {
+                norm.push(l);
+                chars += 1;
+                any = true;
             }
-            norm.push_str(&w);
+        }
+        if !any {
+            norm.truncate(mark);
+            chars = had;
         }
     }
-    if norm.chars().count() < MIN_DEDUP_TEXT_CHARS {
+    if chars < MIN_DEDUP_TEXT_CHARS {
         return None;
     }
     let mut k = b"t".to_vec();
@@ -795,6 +1212,141 @@ mod tests {
         assert_eq!(store.product_names().unwrap(), vec!["Gadget", "Widget"]);
         assert_eq!(store.recount().unwrap(), store.all_buckets().unwrap());
         assert_eq!(store.mention_by_id("hn", "2").unwrap().len(), 2);
+    }
+
+    fn journal_keys(store: &Store) -> usize {
+        store.data.scan_prefix(b"j").count()
+    }
+
+    #[test]
+    fn bucket_journal_is_replayed_after_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+        let batch: Vec<_> = (0..40)
+            .map(|i| {
+                rec(
+                    if i % 2 == 0 { "hn" } else { "reddit" },
+                    &i.to_string(),
+                    &format!("Widget post number {i} with enough words"),
+                    t0 + Duration::minutes(37 * i),
+                    if i % 3 == 0 {
+                        Label::Negative
+                    } else {
+                        Label::Positive
+                    },
+                    &["Widget"],
+                )
+            })
+            .collect();
+        {
+            let store = Store::open(&path).unwrap();
+            store.insert_batch(&batch[..20], true).unwrap();
+            // Written behind: the deltas are journalled, and readers see them already.
+            assert!(journal_keys(&store) > 0);
+            assert_eq!(store.recount().unwrap(), store.all_buckets().unwrap());
+            assert_eq!(store.totals("Widget", Granularity::Day).unwrap().count, 20);
+            store.checkpoint().unwrap();
+            assert_eq!(journal_keys(&store), 0);
+            store.insert_batch(&batch[20..], true).unwrap();
+            // A crash: the in-memory deltas vanish, the journal entries stay behind.
+            let mut pending = store.pending();
+            pending.deltas.clear();
+            pending.journal.clear();
+            drop(pending);
+            assert_eq!(
+                store.totals("Widget", Granularity::Day).unwrap().count,
+                20,
+                "the lost deltas are really gone before the replay"
+            );
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(journal_keys(&store), 0, "the journal is folded in on open");
+        assert_eq!(store.totals("Widget", Granularity::Day).unwrap().count, 40);
+        assert_eq!(store.recount().unwrap(), store.all_buckets().unwrap());
+        let hours = store
+            .buckets(
+                "Widget",
+                None,
+                Granularity::Hour,
+                t0,
+                t0 + Duration::days(2),
+            )
+            .unwrap();
+        assert_eq!(hours.iter().map(|(_, c)| c.count).sum::<u64>(), 40);
+        assert!(hours.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn per_source_hourly_buckets_are_migrated_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+        {
+            let store = Store::open(&path).unwrap();
+            let r = rec(
+                "hn",
+                "1",
+                "Widget is great",
+                t0,
+                Label::Positive,
+                &["Widget"],
+            );
+            store.insert_batch(&[r], true).unwrap();
+            store.flush().unwrap();
+            // What an older build also wrote, and its layout marker missing.
+            let old = bucket_key(
+                "Widget",
+                "hn",
+                Granularity::Hour,
+                Granularity::Hour.floor(t0),
+            );
+            assert!(is_per_source_hourly(&old));
+            assert!(!is_per_source_hourly(&bucket_key(
+                "Widget",
+                "*",
+                Granularity::Hour,
+                0
+            )));
+            store
+                .data
+                .insert(old, &BucketCounts::default().to_bytes()[..])
+                .unwrap();
+            // Layout 1 kept all-source hourly buckets one record per hour.
+            let day = Granularity::Day.floor(t0);
+            let hour_slot = ((Granularity::Hour.floor(t0) - day) / 3600) as usize;
+            let dk = day_key("Widget", day);
+            let record = decode_day(&store.data.get(&dk).unwrap().unwrap()).unwrap();
+            store.data.remove(&dk).unwrap();
+            store
+                .data
+                .insert(
+                    bucket_key(
+                        "Widget",
+                        "*",
+                        Granularity::Hour,
+                        Granularity::Hour.floor(t0),
+                    ),
+                    &record[hour_slot].to_bytes()[..],
+                )
+                .unwrap();
+            store.meta.remove("bucket_layout").unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.recount().unwrap(), store.all_buckets().unwrap());
+        assert_eq!(store.all_buckets().unwrap().len(), 3);
+        assert!(store
+            .data
+            .get(day_key("Widget", Granularity::Day.floor(t0)))
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            store
+                .buckets("Widget", None, Granularity::Hour, t0, t0)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
