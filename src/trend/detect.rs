@@ -1092,10 +1092,8 @@ mod tests {
         c
     }
 
-    fn negative_shift(f: &[Finding]) -> &Finding {
-        f.iter()
-            .find(|f| f.signal == Signal::SentimentShift && f.direction == Direction::Negative)
-            .expect("a negative sentiment finding")
+    fn negative_shift(f: &[Finding]) -> Finding {
+        f_dir(f, Direction::Negative)
     }
 
     #[test]
@@ -1130,7 +1128,7 @@ mod tests {
         f.iter()
             .find(|f| f.signal == Signal::SentimentShift && f.direction == dir)
             .cloned()
-            .unwrap()
+            .expect("a sentiment finding in that direction")
     }
 
     #[test]
