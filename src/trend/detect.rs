@@ -473,6 +473,18 @@ impl ProductSeries {
         self.hours.get(i as usize).copied().unwrap_or_default()
     }
 
+    /// Totals of the hours in `range` (indexes into `hours`).
+    fn sums(&self, range: std::ops::Range<i64>) -> Sums {
+        let mut t = Sums::default();
+        for i in range {
+            let c = self.at(i);
+            t.n += c.count as f64;
+            t.pos += c.positive as f64;
+            t.neg += c.negative as f64;
+        }
+        t
+    }
+
     fn first_active(&self) -> Option<i64> {
         self.hours
             .iter()
@@ -499,6 +511,14 @@ struct Sums {
 impl Sums {
     fn net(&self) -> Option<f64> {
         (self.n > 0.0).then(|| (self.pos - self.neg) / self.n)
+    }
+
+    /// Mentions that moved the way `direction` says (negative, else positive).
+    fn of(&self, direction: Direction) -> f64 {
+        match direction {
+            Direction::Negative => self.neg,
+            _ => self.pos,
+        }
     }
 }
 
@@ -606,20 +626,8 @@ impl Detector {
                 continue;
             }
             let window_secs = (exposure * 3600.0).round() as i64;
-            let mut win = Sums::default();
-            for i in w_start..=last {
-                let c = s.at(i);
-                win.n += c.count as f64;
-                win.pos += c.positive as f64;
-                win.neg += c.negative as f64;
-            }
-            let mut base = Sums::default();
-            for i in b_start..b_end {
-                let c = s.at(i);
-                base.n += c.count as f64;
-                base.pos += c.positive as f64;
-                base.neg += c.negative as f64;
-            }
+            let win = s.sums(w_start..last + 1);
+            let base = s.sums(b_start..b_end);
             let counts: Vec<f64> = (b_start..b_end).map(|i| s.at(i).count as f64).collect();
             let expected = self.expected(&counts, b_start, s.start, w_start, len, last_frac);
             let mk = |signal, direction, aspect: Option<String>, department| Finding {
@@ -742,13 +750,7 @@ impl Detector {
             return Vec::new();
         }
         let b_start = (c_start - baseline_h).max(first);
-        let mut base = Sums::default();
-        for i in b_start..c_start {
-            let c = s.at(i);
-            base.n += c.count as f64;
-            base.pos += c.positive as f64;
-            base.neg += c.negative as f64;
-        }
+        let base = s.sums(b_start..c_start);
         if base.n < 1.0 {
             return Vec::new();
         }
@@ -759,10 +761,7 @@ impl Detector {
                 Direction::Negative => c.negative as f64,
                 _ => c.positive as f64,
             };
-            let bk = match direction {
-                Direction::Negative => base.neg,
-                _ => base.pos,
-            };
+            let bk = base.of(direction);
             // Beta(1,1) prior plus the baseline, capped in strength.
             let scale = (cfg.shift_prior_strength / base.n).min(1.0);
             let a = bk * scale + 1.0;
@@ -801,17 +800,8 @@ impl Detector {
                 // No run: describe the whole span (what a resolved message reports).
                 (c_start, (last - c_start) as f64 + last_frac)
             };
-            let mut run = Sums::default();
-            for i in from..=last {
-                let c = s.at(i);
-                run.n += c.count as f64;
-                run.pos += c.positive as f64;
-                run.neg += c.negative as f64;
-            }
-            let run_k = match direction {
-                Direction::Negative => run.neg,
-                _ => run.pos,
-            };
+            let run = s.sums(from..last + 1);
+            let run_k = run.of(direction);
             let share = if run.n > 0.0 { run_k / run.n } else { p0 };
             // A run whose newest mention is older than `window` is old news: a product that
             // went quiet after a burst has not shown its opinion is still shifted.
