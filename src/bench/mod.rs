@@ -93,12 +93,16 @@ pub fn ingest(
             "stored {stored} of {count} generated mentions"
         );
 
-        // Reference: the same mention bytes, straight into sled.
-        let pairs: Vec<(sled::IVec, sled::IVec)> = store
+        // Reference: the same mention bytes, straight into sled, in the order they were
+        // ingested (keys end with the store-wide uid, which is handed out in arrival
+        // order). Key order would flatter the reference: sorted inserts only ever touch
+        // the rightmost leaf.
+        let mut pairs: Vec<(sled::IVec, sled::IVec)> = store
             .db()
             .open_tree("data")?
             .scan_prefix(b"m")
             .collect::<Result<_, _>>()?;
+        pairs.sort_by_key(|(k, _)| k[k.len().saturating_sub(8)..].to_vec());
         drop(pipeline);
         drop(store);
         let raw_path = dir.join(format!("raw-{i}"));

@@ -86,11 +86,6 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
                     bytes: st.dedup_ids.bytes,
                 },
                 StatsRow {
-                    kind: "dedup_texts".into(),
-                    entries: st.dedup_texts.entries,
-                    bytes: st.dedup_texts.bytes,
-                },
-                StatsRow {
                     kind: "buckets".into(),
                     entries: st.buckets.entries,
                     bytes: st.buckets.bytes,

@@ -18,7 +18,12 @@
 //! per-source hourly buckets). The hourly all-source buckets of one day are stored together
 //! as one record of 24 slots (tag `H`), so a 90-day hourly trend reads 91 records instead
 //! of 2,160. Stores made before are migrated on open (`bucket_layout` in `meta`).
+//!
+//! Dedup: by source and id through one `i` entry per mention (exact, for as long as the
+//! store exists), and by content in memory ([`recent`]): a text stored within
+//! [`TEXT_DEDUP_WINDOW`] of another with the same normalised words is a cross-post.
 
+pub mod recent;
 pub mod records;
 
 use crate::model::Label;
@@ -82,6 +87,8 @@ struct Shared {
     /// Bucket deltas committed in the journal, not yet folded into bucket records.
     /// Lock order: `writer` before `pending`.
     pending: Mutex<Pending>,
+    /// Content-dedup fingerprints of the loaded days; used under `writer` only.
+    recent: Mutex<recent::RecentTexts>,
 }
 
 #[derive(Default)]
@@ -181,7 +188,7 @@ pub struct InsertReport {
     pub stored: usize,
     /// Same source and id already stored.
     pub duplicate_ids: usize,
-    /// Same normalised text already stored (a cross-post).
+    /// Same normalised text stored within [`TEXT_DEDUP_WINDOW`] (a cross-post).
     pub duplicate_texts: usize,
 }
 
@@ -209,7 +216,6 @@ pub struct StoreStats {
     pub size_on_disk: u64,
     pub mentions: TreeStats,
     pub dedup_ids: TreeStats,
-    pub dedup_texts: TreeStats,
     pub buckets: TreeStats,
     pub other: TreeStats,
     pub small_trees: Vec<(String, TreeStats)>,
@@ -220,6 +226,15 @@ pub struct StoreStats {
 /// Texts shorter than this are not deduplicated by content: short posts ("love it") repeat
 /// legitimately across people.
 const MIN_DEDUP_TEXT_CHARS: usize = 24;
+
+/// A text counts once when posted again within this many seconds (before or after):
+/// cross-posts and reposts of one announcement land within days. Memory is about 40 bytes
+/// per stored mention of the loaded days.
+pub const TEXT_DEDUP_WINDOW: i64 = 7 * 86_400;
+
+/// Days of content fingerprints kept in memory between batches (a live daemon needs the
+/// 16 around today; a backfill reloads older days from the records as it reaches them).
+const MAX_LOADED_DAYS: usize = 32;
 
 impl Store {
     /// Open (or create) the store at `path` with the default page cache.
@@ -264,6 +279,7 @@ impl Store {
                 db: db.clone(),
                 writer: Mutex::new(()),
                 pending: Mutex::new(Pending::default()),
+                recent: Mutex::new(recent::RecentTexts::default()),
             }),
             data,
             cursors: db.open_tree("cursors")?,
@@ -274,6 +290,7 @@ impl Store {
         };
         store.check_schema()?;
         store.migrate_bucket_layout()?;
+        store.drop_text_keys()?;
         store.replay_journal()?;
         Ok(store)
     }
@@ -337,6 +354,66 @@ impl Store {
         if moved > 0 {
             tracing::info!(records = moved, "migrated trend buckets to layout 3");
             self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Stores written before content dedup moved into memory kept one `t` entry per
+    /// mention: delete them (the records they pointed at hold the texts).
+    fn drop_text_keys(&self) -> Result<(), StoreError> {
+        const DONE: &[u8] = &[1];
+        if self.meta.get("text_keys_dropped")?.as_deref() == Some(DONE) {
+            return Ok(());
+        }
+        let _w = self.writer();
+        let mut dropped = 0usize;
+        loop {
+            let mut batch = sled::Batch::default();
+            let mut n = 0usize;
+            for item in self.data.scan_prefix(b"t").keys().take(10_000) {
+                batch.remove(item?);
+                n += 1;
+            }
+            if n == 0 {
+                break;
+            }
+            self.data.apply_batch(batch)?;
+            dropped += n;
+        }
+        self.meta.insert("text_keys_dropped", DONE)?;
+        if dropped > 0 {
+            tracing::info!(
+                entries = dropped,
+                "dropped content-dedup keys (now kept in memory)"
+            );
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    fn recent(&self) -> MutexGuard<'_, recent::RecentTexts> {
+        self.shared.recent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Load the content fingerprints of `day`'s stored mentions, if not loaded yet.
+    fn load_text_day(&self, recent: &mut recent::RecentTexts, day: i64) -> Result<(), StoreError> {
+        if recent.is_loaded(day) {
+            return Ok(());
+        }
+        recent.mark_loaded(day);
+        let (from, to) = (
+            time_from_secs(day * 86_400),
+            time_from_secs((day + 1) * 86_400),
+        );
+        for product in self.product_names()? {
+            let range = mention_key(&product, from, 0)..mention_key(&product, to, 0);
+            for item in self.data.range(range) {
+                let (_, v) = item?;
+                let rec: MentionRecord = decode(&v)?;
+                if let Some(fp) = text_fingerprint(&rec.text) {
+                    recent.add(fp, rec.published_at.timestamp());
+                }
+            }
         }
         Ok(())
     }
@@ -437,15 +514,26 @@ impl Store {
         let mut hourly: BTreeMap<(&str, &str, i64), BucketCounts> = BTreeMap::new();
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let mut records = 0u64;
+        let mut recent = self.recent();
+        // This batch's texts join `recent` only once the batch is committed.
+        let mut added: HashMap<u64, Vec<i64>> = HashMap::new();
         for rec in batch {
             let id_key = dedup_id_key(&rec.source, &rec.id);
             if seen.contains(&id_key) || self.data.contains_key(&id_key)? {
                 report.duplicate_ids += 1;
                 continue;
             }
-            let text_key = dedup_text_key(&rec.text);
-            if let Some(tk) = &text_key {
-                if seen.contains(tk) || self.data.contains_key(tk)? {
+            let published = rec.published_at.timestamp();
+            let fp = text_fingerprint(&rec.text);
+            if let Some(fp) = fp {
+                for day in recent::RecentTexts::days_needed(published, TEXT_DEDUP_WINDOW) {
+                    self.load_text_day(&mut recent, day)?;
+                }
+                let in_batch = added.get(&fp).is_some_and(|ts| {
+                    ts.iter()
+                        .any(|t| (t - published).abs() <= TEXT_DEDUP_WINDOW)
+                });
+                if in_batch || recent.contains(fp, published, TEXT_DEDUP_WINDOW) {
                     report.duplicate_texts += 1;
                     // Remember the id too, so the same post is recognised cheaply next time.
                     batch_out.insert(id_key.clone(), encode(&Vec::<Vec<u8>>::new()));
@@ -471,9 +559,8 @@ impl Store {
             }
             batch_out.insert(id_key.clone(), encode(&keys));
             seen.insert(id_key);
-            if let Some(tk) = text_key {
-                batch_out.insert(tk.clone(), &uid.to_be_bytes()[..]);
-                seen.insert(tk);
+            if let Some(fp) = fp {
+                added.entry(fp).or_default().push(published);
             }
             report.stored += 1;
         }
@@ -502,6 +589,13 @@ impl Store {
         }
         // One batch: sled applies it atomically, also across a crash.
         self.data.apply_batch(batch_out)?;
+        for (fp, times) in added {
+            for t in times {
+                recent.add(fp, t);
+            }
+        }
+        recent.evict(MAX_LOADED_DAYS);
+        drop(recent);
         for e in &entries {
             pending.add(e);
         }
@@ -752,9 +846,6 @@ impl Store {
                             dedup_id_key(&rec.source, &rec.id),
                             encode(&Vec::<Vec<u8>>::new()),
                         );
-                        if let Some(tk) = dedup_text_key(&rec.text) {
-                            batch.remove(tk);
-                        }
                     }
                     n += 1;
                 }
@@ -768,6 +859,10 @@ impl Store {
             }
         }
         if pruned > 0 {
+            // Days partly pruned reload from what is left when next needed.
+            let _guard = self.writer();
+            self.recent()
+                .forget_before(Granularity::Day.floor(cutoff) / 86_400 + 1);
             self.db.flush()?;
         }
         Ok(pruned)
@@ -799,7 +894,6 @@ impl Store {
                     &mut st.mentions
                 }
                 Some(b'i') => &mut st.dedup_ids,
-                Some(b't') => &mut st.dedup_texts,
                 Some(b'b') => &mut st.buckets,
                 _ => &mut st.other,
             };
@@ -1029,7 +1123,7 @@ fn dedup_id_key(source: &str, id: &str) -> Vec<u8> {
 
 /// Content key: lower-cased words without URLs and punctuation, so the same post reposted
 /// with another link or casing is caught.
-fn dedup_text_key(text: &str) -> Option<Vec<u8>> {
+fn text_fingerprint(text: &str) -> Option<u64> {
     // Built in place, without a String per word: this runs for every ingested mention.
     let mut norm = String::with_capacity(text.len());
     let mut chars = 0usize;
@@ -1059,9 +1153,7 @@ fn dedup_text_key(text: &str) -> Option<Vec<u8>> {
     if chars < MIN_DEDUP_TEXT_CHARS {
         return None;
     }
-    let mut k = b"t".to_vec();
-    k.extend_from_slice(&xxhash_rust::xxh3::xxh3_128(norm.as_bytes()).to_be_bytes());
-    Some(k)
+    Some(xxhash_rust::xxh3::xxh3_64(norm.as_bytes()))
 }
 
 /// Time from epoch seconds.
@@ -1347,6 +1439,60 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn content_dedup_window_survives_reopen_and_eviction() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+        let text = "Widget 2.0 is out today, with a new sync engine";
+        let post = |id: &str, t| rec("hn", id, text, t, Label::Positive, &["Widget"]);
+        {
+            let store = Store::open(&path).unwrap();
+            assert_eq!(
+                store.insert_batch(&[post("1", t0)], true).unwrap().stored,
+                1
+            );
+            // A cross-post 6 days later (other id, other link) is the same mention.
+            let mut cross = post("2", t0 + Duration::days(6));
+            cross.text = format!("{text} https://example.com/x");
+            let r = store.insert_batch(&[cross], true).unwrap();
+            assert_eq!((r.stored, r.duplicate_texts), (0, 1));
+        }
+        // Reopened, the fingerprints come back from the records.
+        let store = Store::open(&path).unwrap();
+        let r = store
+            .insert_batch(&[post("3", t0 - Duration::days(7))], true)
+            .unwrap();
+        assert_eq!(
+            (r.stored, r.duplicate_texts),
+            (0, 1),
+            "7 days before counts"
+        );
+        let r = store
+            .insert_batch(&[post("4", t0 + Duration::days(8))], true)
+            .unwrap();
+        assert_eq!(r.stored, 1, "8 days later is a new mention");
+        // A backfill far away evicts today's days; coming back reloads them.
+        for k in 0..(MAX_LOADED_DAYS as i64 + 20) {
+            let far = t0 - Duration::days(400 + 8 * k);
+            let r = store
+                .insert_batch(&[post(&format!("old{k}"), far)], true)
+                .unwrap();
+            assert_eq!(r.stored, 1, "more than a window apart: stored");
+        }
+        assert!(store.recent().len() <= MAX_LOADED_DAYS * 2);
+        let r = store
+            .insert_batch(&[post("5", t0 + Duration::hours(1))], true)
+            .unwrap();
+        assert_eq!(r.duplicate_texts, 1, "evicted days are reloaded");
+        // The same text twice in one batch counts once.
+        let later = t0 + Duration::days(100);
+        let r = store
+            .insert_batch(&[post("6", later), post("7", later)], true)
+            .unwrap();
+        assert_eq!((r.stored, r.duplicate_texts), (1, 1));
     }
 
     #[test]
