@@ -1453,6 +1453,49 @@ mod tests {
         assert!(other.is_empty());
     }
 
+    fn cand(val: f64, margin: Option<f64>) -> Candidate {
+        Candidate {
+            kind: "logistic".into(),
+            lexicon_features: true,
+            alpha: 1.0,
+            prior_corrected: false,
+            vote_weight: 0.0,
+            val_macro_recall: val,
+            out_of_domain: Vec::new(),
+            ood_margin: margin,
+            report: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn selection_guards_the_worst_domain_above_the_validation_floor() {
+        let c = [
+            cand(0.70, Some(-0.10)),
+            cand(0.66, Some(-0.02)),
+            cand(0.64, Some(0.01)),  // best margin, but below the floor
+            cand(0.67, Some(-0.02)), // same margin as #1, better validation
+        ];
+        assert_eq!(select(&c, 0.65).unwrap().0, 3);
+        // nothing reaches the floor: the best validation score
+        assert_eq!(select(&c, 0.9).unwrap().0, 0);
+        assert!(select(&c, 0.9).unwrap().1.contains("no candidate reached"));
+        // without folds
+        let c = [cand(0.6, None), cand(0.62, None)];
+        assert_eq!(select(&c, 0.65).unwrap().0, 1);
+        assert!(select(&[], 0.65).is_none());
+    }
+
+    #[test]
+    fn gold_class_recall_counts_a_neutral_guess_on_two_class_data_as_a_miss() {
+        use Label::*;
+        let gold = [Negative, Negative, Positive, Positive];
+        let pred = [Negative, Neutral, Positive, Positive];
+        let c = confusion_of(&gold, &pred);
+        assert!((gold_class_recall(&c) - 0.75).abs() < 1e-12);
+        // pulse eval's macro-recall averages over predicted classes too
+        assert!((c.macro_recall() - 0.5).abs() < 1e-12);
+    }
+
     #[test]
     fn fitted_weights_in_raw_units_separate_the_classes() {
         // three blobs in 4 dims, different scales per dimension
