@@ -70,6 +70,9 @@ fn opts(dir: &Path, cache: &Path) -> TrainOptions {
         }],
         lexicon_options: vec![false, true],
         report_sets: false,
+        vote_weights: vec![0.0, 0.2],
+        out_of_domain: true,
+        min_val_macro_recall: 0.0,
         mlp_hidden: vec![16],
         mlp_epochs: 3,
         mlp_weight_decay: 1e-3,
@@ -92,6 +95,19 @@ fn a_head_trained_on_a_small_slice_beats_chance_and_reuses_the_cache() {
         .iter()
         .any(|(o, n)| o == "user-labels" && *n == 1));
     assert_eq!(first.embedded, 250 + 451);
+    // rt-polarity and the NLTK tweets are each held out once (the SMS/LiveJournal slice is too small),
+    // and every candidate is scored on them; a vote weight of 1 would be the lexicon itself.
+    let folds: Vec<&str> = first
+        .lexicon_out_of_domain
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(folds, ["rt-polarity", "nltk-twitter-samples"]);
+    assert_eq!(first.candidates.len(), 2 * 2 * 2 * 2); // features × kinds × prior × vote
+    assert!(first
+        .candidates
+        .iter()
+        .all(|c| c.out_of_domain.len() == 2 && c.ood_margin.is_some()));
     let v = first.validation.clone().unwrap();
     assert_eq!(v.texts, 250);
     // Chance is 1/3; a head that learned nothing useful stays near it.

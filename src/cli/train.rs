@@ -63,6 +63,18 @@ pub struct Args {
     /// L2 penalty of the MLP weights.
     #[arg(long, default_value_t = 1e-2)]
     pub mlp_weight_decay: f32,
+    /// Weights of the lexicon's vote mixed into the head's probabilities to try (repeatable; 0 = the
+    /// head alone).
+    #[arg(long = "lexicon-vote", value_name = "W", default_values_t = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45])]
+    pub lexicon_vote: Vec<f64>,
+    /// Skip the out-of-domain folds (each training source but SemEval tweets held out in turn, every
+    /// head refitted without it); then the best own-validation macro-recall wins.
+    #[arg(long)]
+    pub no_out_of_domain: bool,
+    /// With out-of-domain folds: choose by the worst margin over the lexicon among candidates whose
+    /// own-validation macro-recall is at least this.
+    #[arg(long, value_name = "MR", default_value_t = 0.65)]
+    pub min_val_macro_recall: f64,
     /// Do not score the candidates on the TweetEval val / VADER files under --data.
     #[arg(long)]
     pub no_report_sets: bool,
@@ -122,6 +134,9 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
             .map(|f| f == "embedding+lexicon")
             .collect(),
         report_sets: !args.no_report_sets,
+        vote_weights: args.lexicon_vote.clone(),
+        out_of_domain: !args.no_out_of_domain,
+        min_val_macro_recall: args.min_val_macro_recall,
         mlp_hidden: args.mlp.iter().copied().filter(|&u| u > 0).collect(),
         mlp_epochs: args.mlp_epochs,
         mlp_weight_decay: args.mlp_weight_decay,
@@ -157,12 +172,20 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
     );
     for c in &report.candidates {
         println!(
-            "candidate {} lexicon-features {} alpha {} prior-corrected {}: val macro-recall {:.4}{}",
+            "candidate {} lexicon-features {} alpha {} prior-corrected {} lexicon-vote {}: val macro-recall {:.4}{}{}{}",
             c.kind,
             c.lexicon_features,
             c.alpha,
             c.prior_corrected,
+            c.vote_weight,
             c.val_macro_recall,
+            c.out_of_domain
+                .iter()
+                .map(|(n, m)| format!(", held-out {n} {m:.4}"))
+                .collect::<String>(),
+            c.ood_margin
+                .map(|m| format!(", worst margin over lexicon {m:+.4}"))
+                .unwrap_or_default(),
             c.report
                 .iter()
                 .map(|(n, m)| format!(", {n} {m:.4}"))
@@ -171,12 +194,14 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
     }
     if let (Some(v), Some(path)) = (&report.validation, &report.head_path) {
         println!(
-            "head: {} ({}, lexicon features {}, alpha {}, prior-corrected {}); validation macro-recall {:.4}, accuracy {:.4}, macro-F1 {:.4} on {} texts",
+            "head: {} ({}, lexicon features {}, alpha {}, prior-corrected {}, lexicon vote {}; chosen by {}); validation macro-recall {:.4}, accuracy {:.4}, macro-F1 {:.4} on {} texts",
             path.display(),
             report.kind,
             report.lexicon_features,
             report.alpha,
             report.prior_corrected,
+            report.vote_weight,
+            report.selection,
             v.macro_recall,
             v.accuracy,
             v.macro_f1,

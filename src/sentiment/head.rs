@@ -1,9 +1,10 @@
 //! The trained sentiment head over a sentence encoder, and the classifier that joins the two.
 //!
-//! A head is a multinomial logistic regression (weights `[classes, dim]` + bias) over the encoder's
-//! mean-pooled, L2-normalised embedding of the [prepared](super::corpus::prepare) text. It lives in
-//! `head.json` beside the encoder's `model.onnx`: small enough to commit, and it records how it was made
-//! and the validation score it reached, which a test recomputes from scratch.
+//! A head is a multinomial logistic regression or a one-hidden-layer MLP over the encoder's
+//! mean-pooled, L2-normalised embedding of the [prepared](super::corpus::prepare) text (optionally
+//! joined with the lexicon's scores), and may mix the lexicon's own vote into its class probabilities
+//! ([`LexiconVote`]). It lives in `head.json` beside the encoder's `model.onnx`: small enough to commit,
+//! and it records how it was made and the validation score it reached, which a test recomputes.
 
 use super::corpus::prepare;
 use super::transformer::{Encoder, EngineOptions, TransformerError};
@@ -15,8 +16,8 @@ use std::path::Path;
 /// File name of the head inside a model folder.
 pub const HEAD_FILE: &str = "head.json";
 
-/// Current head file format.
-pub const FORMAT: u32 = 1;
+/// Current head file format (2 added `lexicon_vote`; format 1 files still load).
+pub const FORMAT: u32 = 2;
 
 /// Class order of every head: the output row `i` is `CLASSES[i]`.
 pub const CLASSES: [Label; 3] = [Label::Negative, Label::Neutral, Label::Positive];
@@ -69,6 +70,40 @@ pub struct Hidden {
     pub bias: Vec<f32>,
 }
 
+/// The lexicon's label mixed into the head's probabilities: `p = (1 − weight)·p_head + weight·onehot`,
+/// where `onehot` marks the class the lexicon classifier picks from VADER's compound score with the
+/// same inclusive thresholds as `[classifier]` (positive at or above `positive_threshold`, negative at
+/// or below `negative_threshold`). Trained heads pick `weight` on held-out domains (see
+/// `super::train`): the lexicon generalises across domains better than a head fitted to tweets.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LexiconVote {
+    pub weight: f32,
+    pub positive_threshold: f32,
+    pub negative_threshold: f32,
+}
+
+impl LexiconVote {
+    /// Index into [`CLASSES`] of the lexicon's label for a compound score.
+    pub fn class(&self, compound: f32) -> usize {
+        if compound >= self.positive_threshold {
+            2
+        } else if compound <= self.negative_threshold {
+            0
+        } else {
+            1
+        }
+    }
+
+    /// Mixes the vote into class probabilities.
+    pub fn apply(&self, p: [f32; 3], compound: f32) -> [f32; 3] {
+        let k = self.class(compound);
+        let mut out = p.map(|v| (1.0 - self.weight) * v);
+        out[k] += self.weight;
+        out
+    }
+}
+
 /// `head.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,6 +124,9 @@ pub struct Head {
     pub weights: Vec<Vec<f32>>,
     /// `[classes]`, prior correction included.
     pub bias: Vec<f32>,
+    /// The lexicon's vote mixed into the probabilities (absent: the head alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexicon_vote: Option<LexiconVote>,
     pub validation: Validation,
     /// Free-form provenance: command, date, data counts, chosen hyper-parameters.
     #[serde(default)]
@@ -120,11 +158,20 @@ impl Head {
 
     /// Shapes agree and the classes are the three polarities in [`CLASSES`] order.
     pub fn check(&self) -> Result<(), String> {
-        if self.format != FORMAT {
+        if !(1..=FORMAT).contains(&self.format) {
             return Err(format!(
-                "format {} (this build reads {FORMAT})",
+                "format {} (this build reads 1 to {FORMAT})",
                 self.format
             ));
+        }
+        if let Some(v) = &self.lexicon_vote {
+            if !(0.0..=1.0).contains(&v.weight)
+                || !v.positive_threshold.is_finite()
+                || !v.negative_threshold.is_finite()
+                || v.negative_threshold >= v.positive_threshold
+            {
+                return Err("lexicon_vote needs a weight in 0..=1 and negative_threshold < positive_threshold".into());
+            }
         }
         match (self.kind.as_str(), &self.hidden) {
             ("logistic", None) => {}
@@ -215,9 +262,13 @@ impl Head {
         e.map(|v| v / sum)
     }
 
-    /// Sentiment for one embedding: the top class, score = P(positive) − P(negative).
-    pub fn sentiment(&self, embedding: &[f32]) -> Sentiment {
-        let p = self.probabilities(embedding);
+    /// Sentiment for one feature vector and the text's VADER compound score (used by the lexicon
+    /// vote): the top class, score = P(positive) − P(negative).
+    pub fn sentiment(&self, features: &[f32], compound: f32) -> Sentiment {
+        let mut p = self.probabilities(features);
+        if let Some(v) = &self.lexicon_vote {
+            p = v.apply(p, compound);
+        }
         let top = (0..3).fold(0, |b, i| if p[i] > p[b] { i } else { b });
         Sentiment {
             label: CLASSES[top],
@@ -226,6 +277,11 @@ impl Head {
         }
     }
 }
+
+/// Thresholds of the lexicon's vote: `[classifier]`'s defaults, i.e. what `pulse eval --classifier
+/// lexicon` measures.
+pub const LEXICON_POSITIVE_THRESHOLD: f32 = 0.05;
+pub const LEXICON_NEGATIVE_THRESHOLD: f32 = -0.05;
 
 /// Number of lexicon features.
 pub const LEXICON_FEATURES: usize = 4;
@@ -353,13 +409,14 @@ impl HeadClassifier {
         }
     }
 
-    /// The head's input for one raw text and its embedding.
-    pub fn features(&self, text: &str, embedding: Vec<f32>) -> Vec<f32> {
+    /// The head's input for one raw text and its embedding, and the text's VADER compound score.
+    pub fn features(&self, text: &str, embedding: Vec<f32>) -> (Vec<f32>, f32) {
         let mut f = embedding;
+        let lex = lexicon_features(&self.vader, text);
         if self.head.lexicon_features {
-            f.extend(lexicon_features(&self.vader, text));
+            f.extend(lex);
         }
-        f
+        (f, lex[0])
     }
 
     pub fn head(&self) -> &Head {
@@ -388,7 +445,10 @@ impl Classifier for HeadClassifier {
         Ok(emb
             .into_iter()
             .zip(texts)
-            .map(|(e, t)| self.head.sentiment(&self.features(t, e)))
+            .map(|(e, t)| {
+                let (f, compound) = self.features(t, e);
+                self.head.sentiment(&f, compound)
+            })
             .collect())
     }
 }
@@ -411,6 +471,7 @@ mod tests {
             hidden: None,
             weights: vec![vec![-1.0, 0.0], vec![0.0, 1.0], vec![1.0, 0.0]],
             bias: vec![0.0, 0.0, 0.0],
+            lexicon_vote: None,
             validation: Validation {
                 seed: 1,
                 texts: 0,
@@ -426,13 +487,50 @@ mod tests {
     #[test]
     fn predicts_the_class_the_weights_point_at() {
         let h = head();
-        assert_eq!(h.sentiment(&[3.0, 0.0]).label, Label::Positive);
-        assert_eq!(h.sentiment(&[-3.0, 0.0]).label, Label::Negative);
-        assert_eq!(h.sentiment(&[0.0, 3.0]).label, Label::Neutral);
-        let s = h.sentiment(&[3.0, 0.0]);
+        assert_eq!(h.sentiment(&[3.0, 0.0], 0.0).label, Label::Positive);
+        assert_eq!(h.sentiment(&[-3.0, 0.0], 0.0).label, Label::Negative);
+        assert_eq!(h.sentiment(&[0.0, 3.0], 0.0).label, Label::Neutral);
+        let s = h.sentiment(&[3.0, 0.0], 0.0);
         assert!(s.score > 0.9 && s.confidence > 0.9, "{s:?}");
         let p = h.probabilities(&[0.3, -0.2]);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_lexicon_vote_shifts_close_calls_only() {
+        let mut h = head();
+        h.lexicon_vote = Some(LexiconVote {
+            weight: 0.25,
+            positive_threshold: 0.05,
+            negative_threshold: -0.05,
+        });
+        // a confident head keeps its class whatever the lexicon says
+        assert_eq!(h.sentiment(&[3.0, 0.0], -0.9).label, Label::Positive);
+        // a close call between positive and neutral goes the lexicon's way
+        let alone = Head {
+            lexicon_vote: None,
+            ..h.clone()
+        };
+        assert_eq!(alone.sentiment(&[0.6, 0.5], 0.0).label, Label::Positive);
+        assert_eq!(h.sentiment(&[0.6, 0.5], 0.0).label, Label::Neutral);
+        assert_eq!(h.sentiment(&[0.6, 0.5], 0.6).label, Label::Positive);
+        // the thresholds are inclusive, as in `[classifier]`
+        let v = h.lexicon_vote.unwrap();
+        assert_eq!((v.class(0.05), v.class(-0.05), v.class(0.0499)), (2, 0, 1));
+        let p = v.apply([0.2, 0.3, 0.5], -0.3);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!((p[0] - (0.75 * 0.2 + 0.25)).abs() < 1e-6);
+        // and it survives the file
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(HEAD_FILE);
+        h.write(&path).unwrap();
+        assert_eq!(Head::read(&path).unwrap(), h);
+        h.lexicon_vote = Some(LexiconVote { weight: 1.5, ..v });
+        h.write(&path).unwrap();
+        assert!(Head::read(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("lexicon_vote"));
     }
 
     #[test]
@@ -468,9 +566,9 @@ mod tests {
         ];
         m.write(&path).unwrap();
         let m = Head::read(&path).unwrap();
-        assert_eq!(m.sentiment(&[2.0, 0.0]).label, Label::Positive);
-        assert_eq!(m.sentiment(&[-2.0, 0.0]).label, Label::Negative);
-        assert_eq!(m.sentiment(&[0.0, 2.0]).label, Label::Neutral);
+        assert_eq!(m.sentiment(&[2.0, 0.0], 0.0).label, Label::Positive);
+        assert_eq!(m.sentiment(&[-2.0, 0.0], 0.0).label, Label::Negative);
+        assert_eq!(m.sentiment(&[0.0, 2.0], 0.0).label, Label::Neutral);
         let mut bad = m.clone();
         bad.weights[0].pop();
         bad.write(&path).unwrap();

