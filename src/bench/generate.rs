@@ -74,6 +74,10 @@ pub struct Generator {
     end: DateTime<Utc>,
     days: i64,
     seq: u64,
+    /// `Some(total)`: walk the days oldest first, `total / days` mentions each, as a store
+    /// fills in real life; `None`: every mention on a random day.
+    in_order: Option<u64>,
+    emitted: u64,
 }
 
 impl Generator {
@@ -93,6 +97,8 @@ impl Generator {
             end,
             days: days.max(1),
             seq: 0,
+            in_order: None,
+            emitted: 0,
         }
     }
 
@@ -106,7 +112,14 @@ impl Generator {
 
     /// A time with diurnal volume: more posts in the (UTC) afternoon than at night.
     fn time(&mut self) -> DateTime<Utc> {
-        let day = self.rng.gen_range(0..self.days);
+        let day = match self.in_order {
+            Some(total) => {
+                let walked = (self.emitted * self.days as u64 / total.max(1)) as i64;
+                (self.days - 1 - walked).max(0)
+            }
+            None => self.rng.gen_range(0..self.days),
+        };
+        self.emitted += 1;
         loop {
             let secs = self.rng.gen_range(0..86_400i64);
             let phase = (secs as f64 / 86_400.0 - 0.6) * std::f64::consts::TAU;
@@ -150,6 +163,14 @@ impl Generator {
         }
     }
 
+    /// Emit the next `total` mentions day by day, oldest first (within a day, times stay
+    /// random), like a store that fills as time passes.
+    pub fn in_time_order(mut self, total: usize) -> Generator {
+        self.in_order = Some(total as u64);
+        self.emitted = 0;
+        self
+    }
+
     /// Continue numbering ids after `seq` (a refill of a store must not repeat ids).
     pub fn starting_after(mut self, seq: u64) -> Generator {
         self.seq = seq;
@@ -184,5 +205,21 @@ mod tests {
             counts[0] > counts[10] && counts[10] > counts[49],
             "{counts:?}"
         );
+    }
+
+    #[test]
+    fn in_time_order_walks_the_days_oldest_first() {
+        let ps = products(5, 7);
+        let end = Utc::now();
+        let xs = Generator::new(&ps, 1, end, 10)
+            .in_time_order(1000)
+            .take(1000);
+        let day = |t: DateTime<Utc>| (end - t).num_days();
+        assert_eq!(day(xs[0].published_at), 9);
+        assert_eq!(day(xs[999].published_at), 0);
+        assert!(xs
+            .windows(2)
+            .all(|w| day(w[0].published_at) >= day(w[1].published_at)));
+        assert!(xs.iter().all(|x| x.published_at <= end));
     }
 }

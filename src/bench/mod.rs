@@ -151,7 +151,7 @@ pub struct QueryRow {
     pub max_ms: f64,
 }
 
-/// Fill a store with `n` mentions over `days` days, in large durable batches.
+/// Fill a store with `n` mentions over `days` days, oldest day first, in large batches.
 pub fn fill(
     pipeline: &Pipeline,
     n: usize,
@@ -162,8 +162,11 @@ pub fn fill(
 ) -> anyhow::Result<usize> {
     // Ids continue after what the store holds, so a refill stores new mentions.
     let have = pipeline.store.mention_count() as u64;
-    let mut gen =
-        generate::Generator::new(&pipeline.products, seed, end, days).starting_after(have);
+    // Day by day, oldest first, as a store fills in real life (and as content dedup, which
+    // keeps the days around the newest in memory, expects).
+    let mut gen = generate::Generator::new(&pipeline.products, seed, end, days)
+        .starting_after(have)
+        .in_time_order(n);
     let mut done = 0;
     while done < n {
         let take = (n - done).min(10_000);

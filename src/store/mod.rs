@@ -232,9 +232,10 @@ const MIN_DEDUP_TEXT_CHARS: usize = 24;
 /// per stored mention of the loaded days.
 pub const TEXT_DEDUP_WINDOW: i64 = 7 * 86_400;
 
-/// Days of content fingerprints kept in memory between batches (a live daemon needs the
-/// 16 around today; a backfill reloads older days from the records as it reaches them).
-const MAX_LOADED_DAYS: usize = 32;
+/// Content fingerprints kept in memory between batches (about 30 bytes each): a live
+/// daemon needs the 16 days around today; days beyond are dropped, least recently used
+/// first, and reloaded from the records when a backfill reaches them again.
+const MAX_TEXT_FINGERPRINTS: usize = 1_000_000;
 
 impl Store {
     /// Open (or create) the store at `path` with the default page cache.
@@ -515,6 +516,7 @@ impl Store {
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
         let mut records = 0u64;
         let mut recent = self.recent();
+        let batch_started = recent.begin();
         // This batch's texts join `recent` only once the batch is committed.
         let mut added: HashMap<u64, Vec<i64>> = HashMap::new();
         for rec in batch {
@@ -594,7 +596,7 @@ impl Store {
                 recent.add(fp, t);
             }
         }
-        recent.evict(MAX_LOADED_DAYS);
+        recent.evict(MAX_TEXT_FINGERPRINTS, batch_started);
         drop(recent);
         for e in &entries {
             pending.add(e);
@@ -1474,15 +1476,17 @@ mod tests {
             .insert_batch(&[post("4", t0 + Duration::days(8))], true)
             .unwrap();
         assert_eq!(r.stored, 1, "8 days later is a new mention");
-        // A backfill far away evicts today's days; coming back reloads them.
-        for k in 0..(MAX_LOADED_DAYS as i64 + 20) {
+        // Beyond the memory limit, days no batch uses any more are dropped; coming back
+        // reloads them.
+        for k in 0..40 {
             let far = t0 - Duration::days(400 + 8 * k);
             let r = store
                 .insert_batch(&[post(&format!("old{k}"), far)], true)
                 .unwrap();
             assert_eq!(r.stored, 1, "more than a window apart: stored");
         }
-        assert!(store.recent().len() <= MAX_LOADED_DAYS * 2);
+        store.recent().evict(0, u64::MAX);
+        assert!(store.recent().is_empty());
         let r = store
             .insert_batch(&[post("5", t0 + Duration::hours(1))], true)
             .unwrap();
