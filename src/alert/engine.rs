@@ -79,6 +79,9 @@ pub struct ProductState {
     pub alerts: BTreeMap<String, String>,
 }
 
+/// Signal of the alerts about Pulse itself.
+pub const HEALTH_SIGNAL: &str = "pulse_health";
+
 /// Open `pulse_health` alerts, kept in the `health` tree: finding key
 /// (`check/subject`) → alert id.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -763,7 +766,7 @@ impl AlertEngine {
         let department = self.health_cfg.department;
         let labels = Labels {
             product: "Pulse".into(),
-            signal: "pulse_health".into(),
+            signal: HEALTH_SIGNAL.into(),
             direction: "none".into(),
             aspect: f.check.clone(),
             severity: match f.severity {

@@ -329,6 +329,16 @@ fn mention_list(rows: &[MentionRow], id: &str) -> Markup {
     }
 }
 
+/// Where an alert's subject links to: its product page, or, for an alert about Pulse
+/// itself (which has no product page), the status API that shows the sources and channels.
+fn alert_subject_link(a: &AlertView) -> String {
+    if a.signal == crate::alert::engine::HEALTH_SIGNAL {
+        "/api/status".into()
+    } else {
+        format!("/products/{}", path_segment(&a.product))
+    }
+}
+
 fn alerts_table(alerts: &[&AlertView], with_product: bool) -> Markup {
     html! {
         table.alerts {
@@ -339,7 +349,7 @@ fn alerts_table(alerts: &[&AlertView], with_product: bool) -> Markup {
             tbody {
                 @for a in alerts {
                     tr.alert {
-                        @if with_product { td { a href=(format!("/products/{}", path_segment(&a.product))) { (a.product) } } }
+                        @if with_product { td { a href=(alert_subject_link(a)) { (a.product) } } }
                         td { (a.starts_at.format("%Y-%m-%d %H:%M")) }
                         td { (a.signal) @if !a.aspect.is_empty() { " (" (a.aspect) ")" } }
                         td { (a.severity) }
@@ -669,6 +679,32 @@ mod tests {
         assert!(!out.contains("<script"), "{out}");
         assert!(!out.contains("<b>eve"), "{out}");
         assert!(!out.contains("javascript:"), "{out}");
+    }
+
+    #[test]
+    fn health_alerts_link_to_the_status_api_not_a_product_page() {
+        let view = |signal: &str, product: &str| AlertView {
+            id: "a1".into(),
+            product: product.into(),
+            signal: signal.into(),
+            direction: String::new(),
+            aspect: String::new(),
+            severity: "warning".into(),
+            department: "it".into(),
+            status: "firing".into(),
+            starts_at: Utc::now(),
+            ends_at: None,
+            title: "t".into(),
+            summary: "s".into(),
+            muted: None,
+            notifications: vec![],
+        };
+        let health = view(crate::alert::engine::HEALTH_SIGNAL, "Pulse");
+        let product = view("sentiment_shift", "ACME Phone");
+        let out = alerts_table(&[&health, &product], true).into_string();
+        assert!(out.contains("href=\"/api/status\""), "{out}");
+        assert!(out.contains("href=\"/products/ACME%20Phone\""), "{out}");
+        assert!(!out.contains("/products/Pulse"), "{out}");
     }
 
     #[test]
