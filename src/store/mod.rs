@@ -1500,6 +1500,40 @@ mod tests {
     }
 
     #[test]
+    fn text_hash_keys_of_old_stores_are_dropped_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+        let post = rec(
+            "hn",
+            "1",
+            "Widget 2.0 ships today with sync",
+            t0,
+            Label::Positive,
+            &["Widget"],
+        );
+        {
+            let store = Store::open(&path).unwrap();
+            store.insert_batch(&[post.clone()], true).unwrap();
+            // What an older build wrote beside each mention, and had not migrated yet.
+            let mut old = b"t".to_vec();
+            old.extend_from_slice(&[7u8; 16]);
+            store.data.insert(old, &1u64.to_be_bytes()[..]).unwrap();
+            store.meta.remove("text_keys_dropped").unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.data.scan_prefix(b"t").count(), 0);
+        assert_eq!(store.mention_count(), 1);
+        let mut again = post;
+        again.id = "2".into();
+        assert_eq!(
+            store.insert_batch(&[again], true).unwrap().duplicate_texts,
+            1
+        );
+    }
+
+    #[test]
     fn prune_keeps_buckets_and_dedup() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
