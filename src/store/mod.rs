@@ -1514,7 +1514,9 @@ mod tests {
         );
         {
             let store = Store::open(&path).unwrap();
-            store.insert_batch(&[post.clone()], true).unwrap();
+            store
+                .insert_batch(std::slice::from_ref(&post), true)
+                .unwrap();
             // What an older build wrote beside each mention, and had not migrated yet.
             let mut old = b"t".to_vec();
             old.extend_from_slice(&[7u8; 16]);
