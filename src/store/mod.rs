@@ -31,7 +31,7 @@ use crate::trend::{BucketCounts, Granularity};
 use chrono::{DateTime, TimeZone, Utc};
 pub use records::{decode, encode, MentionRecord, SourceStatus, SCHEMA_VERSION};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -306,17 +306,7 @@ impl Store {
         }
         let _w = self.writer();
         let mut moved = 0usize;
-        let mut next: Vec<u8> = b"b".to_vec();
-        loop {
-            let Some(item) = self.data.range(next.as_slice()..).next() else {
-                break;
-            };
-            let (k, _) = item?;
-            if k.first() != Some(&b'b') {
-                break;
-            }
-            let end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
-            let mut prefix = k[..end].to_vec();
+        for mut prefix in self.first_segments(b'b')? {
             prefix.push(0);
             let mut batch = sled::Batch::default();
             let mut days: BTreeMap<Vec<u8>, [BucketCounts; 24]> = BTreeMap::new();
@@ -348,8 +338,6 @@ impl Store {
                 batch.insert(day_key, encode_day(&record));
             }
             self.data.apply_batch(batch)?;
-            next = k[..end].to_vec();
-            next.push(1);
         }
         self.meta.insert("bucket_layout", LAYOUT)?;
         if moved > 0 {
@@ -396,23 +384,46 @@ impl Store {
         self.shared.recent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Load the content fingerprints of `day`'s stored mentions, if not loaded yet.
-    fn load_text_day(&self, recent: &mut recent::RecentTexts, day: i64) -> Result<(), StoreError> {
-        if recent.is_loaded(day) {
+    /// Make the content fingerprints of every day within the dedup window of the batch's
+    /// publication days available: mark the loaded ones used, and read the others from the
+    /// records, with one scan per product over the missing span.
+    fn load_text_days(
+        &self,
+        recent: &mut recent::RecentTexts,
+        batch: &[MentionRecord],
+    ) -> Result<(), StoreError> {
+        let published: BTreeSet<i64> = batch
+            .iter()
+            .map(|r| r.published_at.timestamp().div_euclid(86_400))
+            .collect();
+        let needed: BTreeSet<i64> = published
+            .iter()
+            .flat_map(|&d| recent::RecentTexts::days_around(d, TEXT_DEDUP_WINDOW))
+            .collect();
+        let missing = recent.use_days(needed);
+        let (Some(&first), Some(&last)) = (missing.first(), missing.last()) else {
             return Ok(());
+        };
+        for &day in &missing {
+            recent.mark_loaded(day);
         }
-        recent.mark_loaded(day);
         let (from, to) = (
-            time_from_secs(day * 86_400),
-            time_from_secs((day + 1) * 86_400),
+            time_from_secs(first * 86_400),
+            time_from_secs((last + 1) * 86_400),
         );
         for product in self.product_names()? {
-            let range = mention_key(&product, from, 0)..mention_key(&product, to, 0);
-            for item in self.data.range(range) {
+            for item in self
+                .data
+                .range(mention_key(&product, from, 0)..mention_key(&product, to, 0))
+            {
                 let (_, v) = item?;
                 let rec: MentionRecord = decode(&v)?;
+                let t = rec.published_at.timestamp();
+                if missing.binary_search(&t.div_euclid(86_400)).is_err() {
+                    continue;
+                }
                 if let Some(fp) = text_fingerprint(&rec.text) {
-                    recent.add(fp, rec.published_at.timestamp());
+                    recent.add(fp, t);
                 }
             }
         }
@@ -517,6 +528,7 @@ impl Store {
         let mut records = 0u64;
         let mut recent = self.recent();
         let batch_started = recent.begin();
+        self.load_text_days(&mut recent, batch)?;
         // This batch's texts join `recent` only once the batch is committed.
         let mut added: HashMap<u64, Vec<i64>> = HashMap::new();
         for rec in batch {
@@ -528,9 +540,6 @@ impl Store {
             let published = rec.published_at.timestamp();
             let fp = text_fingerprint(&rec.text);
             if let Some(fp) = fp {
-                for day in recent::RecentTexts::days_needed(published, TEXT_DEDUP_WINDOW) {
-                    self.load_text_day(&mut recent, day)?;
-                }
                 let in_batch = added.get(&fp).is_some_and(|ts| {
                     ts.iter()
                         .any(|t| (t - published).abs() <= TEXT_DEDUP_WINDOW)
@@ -737,22 +746,29 @@ impl Store {
 
     /// Every product name that has stored mentions.
     pub fn product_names(&self) -> Result<Vec<String>, StoreError> {
-        let mut names = Vec::new();
-        let mut next: Vec<u8> = vec![b'm'];
-        loop {
-            let Some(item) = self.data.range(next.clone()..).next() else {
-                break;
-            };
+        Ok(self
+            .first_segments(b'm')?
+            .iter()
+            .map(|p| String::from_utf8_lossy(&p[1..]).into_owned())
+            .collect())
+    }
+
+    /// The distinct `<tag><name>` starts of the keys under `tag` (mention and bucket keys
+    /// begin with a product name and a NUL), one seek per name instead of a full scan.
+    fn first_segments(&self, tag: u8) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::new();
+        let mut next: Vec<u8> = vec![tag];
+        while let Some(item) = self.data.range(next.as_slice()..).next() {
             let (k, _) = item?;
-            if k.first() != Some(&b'm') {
+            if k.first() != Some(&tag) {
                 break;
             }
             let end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
-            names.push(String::from_utf8_lossy(&k[1..end]).into_owned());
             next = k[..end].to_vec();
+            out.push(next.clone());
             next.push(1);
         }
-        Ok(names)
+        Ok(out)
     }
 
     /// Find stored copies of a mention by source and native id.

@@ -31,13 +31,28 @@ struct Day {
 }
 
 impl RecentTexts {
-    /// Days that must be loaded to decide about a text published at `t` (seconds).
-    pub fn days_needed(t: i64, window: i64) -> std::ops::RangeInclusive<i64> {
-        (t - window).div_euclid(DAY)..=(t + window).div_euclid(DAY)
+    /// Days that must be loaded to decide about a text published on `day`.
+    pub fn days_around(day: i64, window: i64) -> std::ops::RangeInclusive<i64> {
+        let w = (window + DAY - 1).div_euclid(DAY);
+        day - w..=day + w
     }
 
     pub fn is_loaded(&self, day: i64) -> bool {
         self.days.contains_key(&day)
+    }
+
+    /// Mark the loaded ones of `days` used by the current batch; return the others, which
+    /// the caller loads from the records.
+    pub fn use_days(&mut self, days: impl IntoIterator<Item = i64>) -> Vec<i64> {
+        let tick = self.tick;
+        let mut missing = Vec::new();
+        for day in days {
+            match self.days.get_mut(&day) {
+                Some(d) => d.used = tick,
+                None => missing.push(day),
+            }
+        }
+        missing
     }
 
     /// Start of a batch: days used from now on are in use and not evicted after it.
@@ -54,13 +69,7 @@ impl RecentTexts {
 
     /// Whether a text with fingerprint `fp` was stored within `window` seconds of `t`.
     /// The days around `t` must be loaded.
-    pub fn contains(&mut self, fp: u64, t: i64, window: i64) -> bool {
-        let tick = self.tick;
-        for day in Self::days_needed(t, window) {
-            if let Some(d) = self.days.get_mut(&day) {
-                d.used = tick;
-            }
-        }
+    pub fn contains(&self, fp: u64, t: i64, window: i64) -> bool {
         let near = |s: &i64| (s - t).abs() <= window;
         self.first.get(&fp).is_some_and(near)
             || self.more.get(&fp).is_some_and(|ts| ts.iter().any(near))
@@ -160,7 +169,7 @@ mod tests {
 
     fn loaded_around(r: &mut RecentTexts, t: i64) {
         r.begin();
-        for d in RecentTexts::days_needed(t, W) {
+        for d in RecentTexts::days_around(t.div_euclid(DAY), W) {
             r.mark_loaded(d);
         }
     }
@@ -188,7 +197,7 @@ mod tests {
         // Touch day 0 again in the current batch: it is in use and must survive; the
         // others go least recently used first.
         let now = r.begin();
-        assert!(r.contains(0, 5, 0));
+        assert!(r.use_days([0, 40]) == vec![40]);
         r.evict(9, now);
         assert!(r.is_loaded(0));
         assert!(!r.is_loaded(1));
