@@ -192,15 +192,16 @@ pub async fn run(args: &Args, g: &Globals) -> anyhow::Result<()> {
                 .collect::<String>()
         );
     }
-    if let (Some(v), Some(path)) = (&report.validation, &report.head_path) {
+    let chosen = report.chosen.and_then(|i| report.candidates.get(i));
+    if let (Some(v), Some(path), Some(k)) = (&report.validation, &report.head_path, chosen) {
         println!(
             "head: {} ({}, lexicon features {}, alpha {}, prior-corrected {}, lexicon vote {}; chosen by {}); validation macro-recall {:.4}, accuracy {:.4}, macro-F1 {:.4} on {} texts",
             path.display(),
-            report.kind,
-            report.lexicon_features,
-            report.alpha,
-            report.prior_corrected,
-            report.vote_weight,
+            k.kind,
+            k.lexicon_features,
+            k.alpha,
+            k.prior_corrected,
+            k.vote_weight,
             report.selection,
             v.macro_recall,
             v.accuracy,

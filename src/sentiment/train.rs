@@ -112,12 +112,8 @@ pub struct TrainReport {
     pub cached: usize,
     pub embed_seconds: f64,
     pub candidates: Vec<Candidate>,
-    pub alpha: f64,
-    pub prior_corrected: bool,
-    pub lexicon_features: bool,
-    /// Weight of the lexicon's vote in the chosen head (0 = none).
-    pub vote_weight: f64,
-    pub kind: String,
+    /// Index in `candidates` of the head that was kept.
+    pub chosen: Option<usize>,
     /// How the head was chosen, in words.
     pub selection: String,
     /// The lexicon classifier's macro-recall on the validation split.
@@ -883,11 +879,7 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
         cached: cached_before,
         embed_seconds,
         candidates: Vec::new(),
-        alpha: 0.0,
-        prior_corrected: false,
-        lexicon_features: false,
-        vote_weight: 0.0,
-        kind: String::new(),
+        chosen: None,
         selection: String::new(),
         lexicon_val: 0.0,
         lexicon_out_of_domain: Vec::new(),
@@ -1014,7 +1006,8 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
             .collect()
     };
 
-    let mut scored: Vec<(Model, Candidate)> = Vec::new();
+    // In `report.candidates` order.
+    let mut models: Vec<Model> = Vec::new();
     for &lexicon in &opts.lexicon_options {
         let width = dim + if lexicon { LEXICON_FEATURES } else { 0 };
         let fit_on = |idx: &[usize], what: &str| -> Result<Vec<(String, f64, Model)>, TrainError> {
@@ -1090,27 +1083,21 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
                             .collect(),
                     };
                     tracing::info!(kind = %kind, lexicon, alpha, corrected, vote, macro_recall = val_mr, ood_margin = ?c.ood_margin, report = ?c.report, "candidate head");
-                    report.candidates.push(c.clone());
-                    scored.push((cand_model.clone(), c));
+                    report.candidates.push(c);
+                    models.push(cand_model.clone());
                 }
             }
         }
     }
-    let (pick, selection) = select(
-        &scored.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
-        opts.min_val_macro_recall,
-    )
-    .ok_or_else(|| TrainError::Fit("no L2 strength or feature set given".into()))?;
-    let (model, chosen) = scored.swap_remove(pick);
+    let (pick, selection) = select(&report.candidates, opts.min_val_macro_recall)
+        .ok_or_else(|| TrainError::Fit("no L2 strength or feature set given".into()))?;
+    let model = models.swap_remove(pick);
+    let chosen = report.candidates[pick].clone();
     tracing::info!(%selection, "chose the head");
     let alpha = chosen.alpha;
     let corrected = chosen.prior_corrected;
-    report.alpha = alpha;
-    report.prior_corrected = corrected;
-    report.lexicon_features = chosen.lexicon_features;
-    report.vote_weight = chosen.vote_weight;
+    report.chosen = Some(pick);
     report.selection = selection;
-    report.kind = chosen.kind.clone();
 
     let f32s = |v: &[f64]| -> Vec<f32> { v.iter().map(|x| *x as f32).collect() };
     let (kind, hidden, weights, bias) = match &model {
@@ -1200,7 +1187,7 @@ pub fn train(opts: &TrainOptions, bar: &indicatif::ProgressBar) -> Result<TrainR
         source,
     })?;
     let card = opts.out.join("MODEL_CARD.md");
-    std::fs::write(&card, model_card(&head, &report, opts)).map_err(|source| {
+    std::fs::write(&card, model_card(&head, &report, &chosen, opts)).map_err(|source| {
         TrainError::Write {
             path: card.clone(),
             source,
@@ -1237,7 +1224,8 @@ fn copy_encoder(model: &Path, out: &Path) -> Result<(), TrainError> {
     Ok(())
 }
 
-fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
+/// `MODEL_CARD.md` for `head`, made from candidate `k` of `r`.
+fn model_card(head: &Head, r: &TrainReport, k: &Candidate, opts: &TrainOptions) -> String {
     let c = &r.cleaning;
     let v = &head.validation;
     let list = |xs: &[(String, usize)]| {
@@ -1264,26 +1252,16 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
         fold_names.iter().map(|_| "---:|").collect::<String>(),
         report_names.iter().map(|_| "---:|").collect::<String>()
     );
-    let chosen = |c: &Candidate| {
-        c.kind == r.kind
-            && c.lexicon_features == r.lexicon_features
-            && c.alpha == r.alpha
-            && c.prior_corrected == r.prior_corrected
-            && c.vote_weight == r.vote_weight
-    };
-    let picked = r.candidates.iter().find(|c| chosen(c));
     let domains = {
         let mut rows = vec![format!(
             "| own validation split ({} SemEval tweets), macro-recall | {:.4} | {:.4} | {:+.4} |",
             v.texts,
-            picked.map_or(f64::NAN, |c| c.val_macro_recall),
+            k.val_macro_recall,
             r.lexicon_val,
-            picked.map_or(f64::NAN, |c| c.val_macro_recall) - r.lexicon_val
+            k.val_macro_recall - r.lexicon_val
         )];
         for (i, (name, lex)) in r.lexicon_out_of_domain.iter().enumerate() {
-            let m = picked
-                .and_then(|c| c.out_of_domain.get(i))
-                .map_or(f64::NAN, |(_, m)| *m);
+            let m = k.out_of_domain.get(i).map_or(f64::NAN, |(_, m)| *m);
             rows.push(format!(
                 "| {name}, held out of training, recall over its gold classes | {m:.4} | {lex:.4} | {:+.4} |",
                 m - lex
@@ -1294,10 +1272,15 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
     let candidates = r
         .candidates
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
             format!(
                 "| {}{} | {} | {} | {} | {} | {:.4} |{} {} |{}",
-                if chosen(c) { "**chosen** " } else { "" },
+                if r.chosen == Some(i) {
+                    "**chosen** "
+                } else {
+                    ""
+                },
                 c.kind,
                 yes(c.lexicon_features),
                 c.alpha,
@@ -1354,10 +1337,10 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
          All candidates (cached embeddings). The last columns score each candidate on the evaluation sets \
          for information only; they played no part in the choice:\n\n{candidates_head}\n{candidates}\n",
         selection = r.selection,
-        vote = if r.vote_weight > 0.0 {
+        vote = if k.vote_weight > 0.0 {
             format!(
                 "the lexicon classifier's label (compound ≥ {} positive, ≤ {} negative, else neutral) mixed into the class probabilities with weight {}: p = (1 − w)·p_head + w·onehot(lexicon)",
-                LEXICON_POSITIVE_THRESHOLD, LEXICON_NEGATIVE_THRESHOLD, r.vote_weight
+                LEXICON_POSITIVE_THRESHOLD, LEXICON_NEGATIVE_THRESHOLD, k.vote_weight
             )
         } else {
             "no lexicon vote".to_string()
@@ -1366,21 +1349,21 @@ fn model_card(head: &Head, r: &TrainReport, opts: &TrainOptions) -> String {
         cmd = opts.command,
         sha = head.encoder.model_sha256,
         dim = head.encoder.dim,
-        head_desc = if r.kind.starts_with("mlp") {
+        head_desc = if k.kind.starts_with("mlp") {
             format!(
                 "one hidden ReLU layer of {} units (Adam, lr 1e-3, mini-batches of 128, L2 {}, seeded; the best of {} epochs on the validation split)",
-                r.kind.trim_start_matches("mlp-"),
-                r.alpha,
+                k.kind.trim_start_matches("mlp-"),
+                k.alpha,
                 opts.mlp_epochs
             )
         } else {
             format!(
                 "multinomial logistic regression (linfa-logistic, L-BFGS, at most {} iterations, L2 alpha {})",
-                opts.max_iterations, r.alpha
+                opts.max_iterations, k.alpha
             )
         },
-        prior = yes(r.prior_corrected),
-        lex = yes(r.lexicon_features),
+        prior = yes(k.prior_corrected),
+        lex = yes(k.lexicon_features),
         read = list(&c.rows_read),
         dup_ids = c.duplicate_ids,
         conf_ids = c.conflicting_ids,
