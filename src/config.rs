@@ -178,8 +178,16 @@ pub struct SourceEntry {
     pub name: String,
     /// How often to poll.
     pub interval: Duration,
+    /// How far before the newest item seen each poll re-reads (late and out-of-order
+    /// posts); default per platform ([`SourceConfig::default_overlap`]).
+    pub overlap: Duration,
+    /// Most pages one scope (query, feed, tag) reads per poll; the next poll goes on.
+    pub max_pages: usize,
     pub kind: SourceConfig,
 }
+
+/// Pages per scope and poll unless `max_pages` says otherwise.
+pub const DEFAULT_MAX_PAGES: usize = 5;
 
 /// A configured alert channel.
 #[derive(Debug, Clone)]
@@ -687,6 +695,34 @@ impl Problems<'_> {
                 }
                 None => Duration::from_secs(600),
             };
+            let overlap = match entry.remove("overlap") {
+                Some(toml::Value::String(s)) => match parse_duration(&s) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        self.push(&format!("{base}.overlap"), e);
+                        continue;
+                    }
+                },
+                Some(_) => {
+                    self.push(
+                        &format!("{base}.overlap"),
+                        "`overlap` must be a string like \"1h\" (\"0s\" turns it off)".into(),
+                    );
+                    continue;
+                }
+                None => None,
+            };
+            let max_pages = match entry.remove("max_pages") {
+                Some(toml::Value::Integer(n)) if (1..=100).contains(&n) => n as usize,
+                Some(_) => {
+                    self.push(
+                        &format!("{base}.max_pages"),
+                        "`max_pages` must be a whole number from 1 to 100".into(),
+                    );
+                    continue;
+                }
+                None => DEFAULT_MAX_PAGES,
+            };
             if kind_name.is_empty() {
                 self.push(
                     &format!("{base}.type"),
@@ -711,6 +747,8 @@ impl Problems<'_> {
                     out.push(SourceEntry {
                         name,
                         interval,
+                        overlap: overlap.unwrap_or_else(|| kind.default_overlap()),
+                        max_pages,
                         kind,
                     })
                 }

@@ -21,8 +21,6 @@ use tokio_util::task::TaskTracker;
 
 /// How long in-flight work may take to finish after a shutdown signal.
 const DRAIN_LIMIT: Duration = Duration::from_secs(20);
-/// Most pages a source fetches per scope in one poll.
-const MAX_PAGES: usize = 5;
 
 /// Written next to the store while a daemon holds it, so the CLI knows where to ask.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -68,7 +66,8 @@ pub struct SourceRuntime {
     pub source: Box<dyn Source>,
 }
 
-/// Result of polling one source once.
+/// Result of polling one source once: every item read is accounted for,
+/// `fetched = stored + duplicates + unmatched + rejected`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PollSummary {
     pub source: String,
@@ -78,8 +77,51 @@ pub struct PollSummary {
     pub stored: usize,
     pub duplicates: usize,
     pub unmatched: usize,
+    pub rejected: usize,
+    /// Scopes that stopped at the page limit with more to read (the next poll goes on).
+    pub truncated: Vec<String>,
     pub error: Option<String>,
     pub warnings: Vec<String>,
+}
+
+/// Fold one poll into the source's status for `pulse status`.
+fn record_status(status: &mut SourceStatus, summary: &PollSummary, now: DateTime<Utc>) {
+    status.last_fetched = summary.fetched as u64;
+    status.fetched_total += summary.fetched as u64;
+    status.stored_total += summary.stored as u64;
+    status.duplicates_total += summary.duplicates as u64;
+    status.unmatched_total += summary.unmatched as u64;
+    status.rejected_total += summary.rejected as u64;
+    status.last = crate::store::PollCounts {
+        fetched: summary.fetched as u64,
+        stored: summary.stored as u64,
+        duplicates: summary.duplicates as u64,
+        unmatched: summary.unmatched as u64,
+        rejected: summary.rejected as u64,
+    };
+    status.warnings = summary.warnings.clone();
+    status.truncated = summary.truncated.clone();
+    if !summary.truncated.is_empty() {
+        status.truncated_polls += 1;
+    }
+    match &summary.error {
+        None => {
+            status.last_success = Some(now);
+            status.consecutive_failures = 0;
+        }
+        Some(msg) => {
+            status.errors += 1;
+            status.last_error = Some(msg.clone());
+            status.last_error_at = Some(now);
+            // A poll that read nothing usable failed; one that stored some half-succeeded.
+            if summary.stored == 0 {
+                status.consecutive_failures += 1;
+            } else {
+                status.last_success = Some(now);
+                status.consecutive_failures = 0;
+            }
+        }
+    }
 }
 
 pub fn build_sources(config: &Config) -> anyhow::Result<Vec<SourceRuntime>> {
@@ -141,78 +183,71 @@ pub async fn poll_source(
         matcher: pipeline.matcher.clone(),
         cursors,
         now,
-        max_pages: MAX_PAGES,
+        max_pages: rt.entry.max_pages,
+        overlap: chrono::Duration::from_std(rt.entry.overlap).unwrap_or_default(),
     };
-    let outcome = match tokio::time::timeout(poll_timeout, rt.source.poll(&ctx)).await {
-        Ok(Ok(out)) => Ok(out),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!(
-            "poll did not finish within {}s",
-            poll_timeout.as_secs()
-        )),
+    let out = match tokio::time::timeout(poll_timeout, rt.source.poll_accounted(&ctx)).await {
+        Ok(out) => out,
+        Err(_) => {
+            let mut out = crate::sources::PollOutput::default();
+            out.failure = Some(crate::sources::SourceError::Timeout(poll_timeout));
+            out
+        }
     };
-    match outcome {
-        Ok(out) => {
-            summary.fetched = out.mentions.len();
-            summary.warnings = out.warnings.clone();
-            for w in &out.warnings {
-                tracing::warn!(source = %name, warning = %w, "source warning");
-            }
-            for e in &out.errors {
-                tracing::warn!(source = %name, error = %e, "part of the poll failed");
-            }
-            let p = pipeline.clone();
-            let mentions = out.mentions;
-            let ingest = tokio::task::spawn_blocking(move || p.ingest(mentions, true)).await;
-            match ingest {
-                Ok(Ok(report)) => {
-                    // Cursors move only after the mentions they cover are durable.
-                    if let Err(e) = store.save_cursors(&name, &out.cursors) {
-                        tracing::error!(source = %name, error = %e, "cannot save cursors");
-                    }
-                    let IngestReport {
-                        stored,
-                        duplicates,
-                        unmatched,
-                        ..
-                    } = report;
-                    summary.stored = stored;
-                    summary.duplicates = duplicates;
-                    summary.unmatched = unmatched;
-                    tracing::info!(source = %name, fetched = summary.fetched, stored, duplicates, unmatched, "poll stored mentions");
-                    status.last_fetched = summary.fetched as u64;
-                    status.fetched_total += summary.fetched as u64;
-                    status.stored_total += stored as u64;
-                    status.warnings = out.warnings;
-                    if out.quota_remaining.is_some() {
-                        status.quota_remaining = out.quota_remaining;
-                    }
-                    if out.errors.is_empty() {
-                        status.last_success = Some(now);
-                        status.consecutive_failures = 0;
-                    } else {
-                        let msg = out.errors.join("; ");
-                        status.errors += 1;
-                        status.last_error = Some(msg.clone());
-                        status.last_error_at = Some(now);
-                        summary.error = Some(msg);
-                    }
-                }
-                Ok(Err(e)) => summary.error = Some(format!("cannot store mentions: {e}")),
-                Err(e) => summary.error = Some(format!("ingest task failed: {e}")),
-            }
-        }
-        Err(msg) => {
-            tracing::warn!(source = %name, error = %msg, "poll failed; will retry next interval");
-            summary.error = Some(msg);
-        }
+    summary.fetched = out.counts.fetched;
+    summary.duplicates = out.counts.duplicates;
+    summary.unmatched = out.counts.unmatched;
+    summary.rejected = out.counts.rejected;
+    summary.warnings = out.warnings.clone();
+    summary.truncated = out.truncated.clone();
+    for w in &out.warnings {
+        tracing::warn!(source = %name, warning = %w, "source warning");
     }
-    if summary.error.is_some() && summary.stored == 0 && summary.fetched == 0 {
-        status.errors += 1;
-        status.consecutive_failures += 1;
-        status.last_error = summary.error.clone();
-        status.last_error_at = Some(now);
+    for e in &out.errors {
+        tracing::warn!(source = %name, error = %e, "part of the poll failed");
     }
+    // What a failed poll read is stored all the same, and its cursors (which record the
+    // undone part) saved: nothing it saw is lost, nothing it missed is skipped.
+    let p = pipeline.clone();
+    let mentions = out.mentions;
+    let ingest = tokio::task::spawn_blocking(move || p.ingest(mentions, true)).await;
+    match ingest {
+        Ok(Ok(report)) => {
+            // Cursors move only after the mentions they cover are durable.
+            if let Err(e) = store.save_cursors(&name, &out.cursors) {
+                tracing::error!(source = %name, error = %e, "cannot save cursors");
+            }
+            let IngestReport {
+                stored,
+                duplicates,
+                unmatched,
+                rejected,
+                ..
+            } = report;
+            summary.stored = stored;
+            summary.duplicates += duplicates;
+            summary.unmatched += unmatched;
+            summary.rejected += rejected;
+            if out.failure.is_none() {
+                tracing::info!(source = %name, fetched = summary.fetched, stored, duplicates = summary.duplicates, unmatched = summary.unmatched, rejected = summary.rejected, truncated = summary.truncated.len(), "poll done");
+            }
+            if out.quota_remaining.is_some() {
+                status.quota_remaining = out.quota_remaining;
+            }
+            let msg = match &out.failure {
+                Some(e) => Some(e.to_string()),
+                None if !out.errors.is_empty() => Some(out.errors.join("; ")),
+                None => None,
+            };
+            summary.error = msg;
+        }
+        Ok(Err(e)) => summary.error = Some(format!("cannot store mentions: {e}")),
+        Err(e) => summary.error = Some(format!("ingest task failed: {e}")),
+    }
+    if let Some(e) = &out.failure {
+        tracing::warn!(source = %name, error = %e, "poll failed; will retry next interval");
+    }
+    record_status(&mut status, &summary, now);
     if let Err(e) = store.save_source_status(&status) {
         tracing::error!(source = %name, error = %e, "cannot save source status");
     }

@@ -33,6 +33,8 @@ pub const NAMES: &[&str] = &[
     "pulse_mentions_duplicate",
     "pulse_mentions_unmatched",
     "pulse_source_polls",
+    "pulse_source_items",
+    "pulse_source_truncated_polls",
     "pulse_source_poll_errors",
     "pulse_source_poll_duration_seconds",
     "pulse_classifier_texts",
@@ -65,6 +67,13 @@ struct IngestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SourceLabels {
     source: String,
+}
+
+/// What became of the items a poll read: `stored`, `duplicate`, `unmatched`, `rejected`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ItemOutcome {
+    source: String,
+    outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -122,6 +131,8 @@ struct Inner {
     duplicates: Family<SourceLabels, Counter>,
     unmatched: Family<SourceLabels, Counter>,
     polls: Family<SourceLabels, Counter>,
+    items: Family<ItemOutcome, Counter>,
+    truncated: Family<SourceLabels, Counter>,
     poll_errors: Family<SourceLabels, Counter>,
     poll_duration: HistogramFamily<SourceLabels>,
     classified: Family<ClassifierLabels, Counter>,
@@ -187,6 +198,18 @@ impl Metrics {
         );
         let polls = Family::<SourceLabels, Counter>::default();
         r.register("pulse_source_polls", "Source polls run", polls.clone());
+        let items = Family::<ItemOutcome, Counter>::default();
+        r.register(
+            "pulse_source_items",
+            "Items polls read, by what became of them (stored, duplicate, unmatched, rejected); they add up to pulse_mentions_fetched",
+            items.clone(),
+        );
+        let truncated = Family::<SourceLabels, Counter>::default();
+        r.register(
+            "pulse_source_truncated_polls",
+            "Polls that stopped at max_pages with more to read (the next poll goes on)",
+            truncated.clone(),
+        );
         let poll_errors = Family::<SourceLabels, Counter>::default();
         r.register(
             "pulse_source_poll_errors",
@@ -276,6 +299,8 @@ impl Metrics {
                 duplicates,
                 unmatched,
                 polls,
+                items,
+                truncated,
                 poll_errors,
                 poll_duration,
                 classified,
@@ -368,6 +393,22 @@ impl Metrics {
         i.unmatched
             .get_or_create(&l)
             .inc_by(summary.unmatched as u64);
+        for (outcome, n) in [
+            ("stored", summary.stored),
+            ("duplicate", summary.duplicates),
+            ("unmatched", summary.unmatched),
+            ("rejected", summary.rejected),
+        ] {
+            i.items
+                .get_or_create(&ItemOutcome {
+                    source: summary.source.clone(),
+                    outcome: outcome.to_string(),
+                })
+                .inc_by(n as u64);
+        }
+        if !summary.truncated.is_empty() {
+            i.truncated.get_or_create(&l).inc();
+        }
         i.poll_duration
             .get_or_create(&l)
             .observe(took.as_secs_f64());
@@ -615,9 +656,16 @@ mod tests {
             &i.unmatched,
             &i.polls,
             &i.poll_errors,
+            &i.truncated,
         ] {
             f.get_or_create(&sl).inc();
         }
+        i.items
+            .get_or_create(&ItemOutcome {
+                source: "s".into(),
+                outcome: "stored".into(),
+            })
+            .inc();
         i.poll_duration.get_or_create(&sl).observe(0.1);
         m.observe_classify("lexicon", 1, Duration::from_millis(1));
         m.alert_raised("p", "x", "warning");

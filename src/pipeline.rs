@@ -26,6 +26,8 @@ pub struct IngestReport {
     pub unmatched: usize,
     pub stored: usize,
     pub duplicates: usize,
+    /// Too old for retention (`[store] keep_mentions`): they would be pruned at once.
+    pub rejected: usize,
 }
 
 /// Everything needed to turn raw mentions into stored records.
@@ -38,6 +40,8 @@ pub struct Pipeline {
     pub tagger: Arc<crate::trend::aspects::AspectTagger>,
     /// Counters for `/metrics` (the daemon shares this handle with its API).
     pub metrics: crate::metrics::Metrics,
+    /// `[store] keep_mentions`: mentions published before `now −` this are rejected.
+    pub keep_mentions: Option<std::time::Duration>,
 }
 
 impl Pipeline {
@@ -49,6 +53,7 @@ impl Pipeline {
             products: Arc::new(config.products.clone()),
             tagger: Arc::new(crate::trend::aspects::AspectTagger::new(&config.detect)),
             metrics: crate::metrics::Metrics::new(),
+            keep_mentions: config.store.keep_mentions,
         }
     }
 
@@ -80,7 +85,23 @@ impl Pipeline {
             ..Default::default()
         };
         let mut matched = Vec::with_capacity(raws.len());
+        let now = Utc::now();
+        let oldest = self
+            .keep_mentions
+            .and_then(|k| chrono::Duration::from_std(k).ok())
+            .map(|k| now - k);
         for raw in raws {
+            // What a poll's overlap reads again is known by id: a duplicate before it costs
+            // a classification.
+            if self.store.is_known(&raw.source, &raw.id)? {
+                report.duplicates += 1;
+                continue;
+            }
+            if oldest.is_some_and(|o| raw.published_at < o) {
+                tracing::debug!(source = %raw.source, id = %raw.id, "mention older than retention, rejected");
+                report.rejected += 1;
+                continue;
+            }
             let products = match self.products_for(&raw) {
                 Ok(p) if !p.is_empty() => p,
                 _ => {
@@ -101,7 +122,6 @@ impl Pipeline {
             texts.len(),
             classify_started.elapsed(),
         );
-        let now = Utc::now();
         let records: Vec<MentionRecord> = matched
             .into_iter()
             .zip(sentiments)
@@ -132,7 +152,7 @@ impl Pipeline {
         self.metrics
             .observe_ingested(&self.store, &records, stored, now);
         report.stored = stored;
-        report.duplicates = duplicate_ids + duplicate_texts;
+        report.duplicates += duplicate_ids + duplicate_texts;
         Ok(report)
     }
 }

@@ -88,6 +88,27 @@ pub struct SourceStatusRow {
     pub last_fetched: u64,
     pub fetched_total: u64,
     pub stored_total: u64,
+    /// The last poll's accounting: last_fetched = last_stored + last_duplicates +
+    /// last_unmatched + last_rejected.
+    #[serde(default)]
+    pub last_stored: u64,
+    #[serde(default)]
+    pub last_duplicates: u64,
+    #[serde(default)]
+    pub last_unmatched: u64,
+    #[serde(default)]
+    pub last_rejected: u64,
+    #[serde(default)]
+    pub duplicates_total: u64,
+    #[serde(default)]
+    pub unmatched_total: u64,
+    #[serde(default)]
+    pub rejected_total: u64,
+    /// Scopes the last poll left at the page limit (the next poll goes on from there).
+    #[serde(default)]
+    pub truncated: Vec<String>,
+    #[serde(default)]
+    pub truncated_polls: u64,
     pub last_error: Option<String>,
     pub warnings: Vec<String>,
     pub quota_remaining: Option<i64>,
@@ -179,6 +200,15 @@ pub fn status(store: &Store, config: &Config) -> Result<StatusReport, StoreError
             last_fetched: st.last_fetched,
             fetched_total: st.fetched_total,
             stored_total: st.stored_total,
+            last_stored: st.last.stored,
+            last_duplicates: st.last.duplicates,
+            last_unmatched: st.last.unmatched,
+            last_rejected: st.last.rejected,
+            duplicates_total: st.duplicates_total,
+            unmatched_total: st.unmatched_total,
+            rejected_total: st.rejected_total,
+            truncated: st.truncated,
+            truncated_polls: st.truncated_polls,
             last_error: st.last_error,
             warnings: st.warnings,
             quota_remaining: st.quota_remaining,

@@ -4,13 +4,14 @@
 //! source lives and renews it with `refreshSession`: logins are limited to 30 per 5 minutes
 //! and 300 a day per account, so it never logs in on every poll.
 
+use super::scaffold::{names, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop};
 use super::text::normalize_whitespace;
-use super::{FetchError, PollContext, PollOutput, Source, SourceError};
+use super::{FetchError, PollContext, PollOutput, SourceError};
 use crate::config::Secret;
 use crate::model::RawMention;
 use base64::Engine;
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -48,15 +49,6 @@ fn default_lookback() -> Duration {
 impl BlueskyConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        if !matches!(self.base_url.scheme(), "http" | "https") {
-            out.push((
-                "base_url".into(),
-                format!(
-                    "unsupported scheme `{}`: use http or https",
-                    self.base_url.scheme()
-                ),
-            ));
-        }
         match (&self.identifier, &self.app_password) {
             (Some(_), None) => out.push((
                 "app_password".into(),
@@ -116,25 +108,9 @@ struct Author {
     handle: Option<String>,
 }
 
-/// Where one query stopped: the newest sort time seen and the posts seen at that instant
-/// (`since` is inclusive).
-#[derive(Debug, Serialize, Deserialize)]
-struct Cursor {
-    since: DateTime<Utc>,
-    #[serde(default)]
-    uris: Vec<String>,
-}
-
 pub struct Bluesky {
     config: BlueskyConfig,
     session: Mutex<Option<Session>>,
-}
-
-/// Why a query's search failed.
-enum SearchError {
-    /// The access token expired or was refused: renew the session and try once more.
-    Expired,
-    Other(SourceError),
 }
 
 impl Bluesky {
@@ -224,7 +200,7 @@ impl Bluesky {
         Ok(session_from(resp, ctx.now))
     }
 
-    fn search_url(&self, query: &str, since: DateTime<Utc>, cursor: Option<&str>) -> String {
+    fn search_url(&self, query: &str, req: &PageRequest<'_>) -> String {
         let mut u = self.xrpc("app.bsky.feed.searchPosts");
         {
             let mut q = u.query_pairs_mut();
@@ -236,157 +212,103 @@ impl Bluesky {
             };
             q.append_pair("q", &term)
                 .append_pair("sort", "latest")
-                .append_pair("limit", &PAGE_LIMIT.to_string())
-                .append_pair("since", &since.to_rfc3339_opts(SecondsFormat::Millis, true));
+                .append_pair("limit", &PAGE_LIMIT.to_string());
+            if let Some(since) = req.floor {
+                q.append_pair("since", &since.to_rfc3339_opts(SecondsFormat::Millis, true));
+            }
+            if let Some(until) = req.upper.filter(|_| req.token.is_none()) {
+                // `until` is exclusive: from a second past the oldest post read.
+                let until = until + ChronoDuration::seconds(1);
+                q.append_pair("until", &until.to_rfc3339_opts(SecondsFormat::Millis, true));
+            }
             if let Some(lang) = &self.config.lang {
                 q.append_pair("lang", lang);
             }
-            if let Some(c) = cursor {
+            if let Some(c) = req.token {
                 q.append_pair("cursor", c);
             }
         }
         u.to_string()
     }
 
-    /// One query, newest first, following `cursor` until it runs out or reaches the old
-    /// cursor time.
-    async fn poll_scope(
+    /// One page of a search; an access token that died early (revoked, clock skew) is
+    /// renewed once.
+    async fn search(
         &self,
         ctx: &PollContext,
         query: &str,
-        token: &str,
-        out: &mut PollOutput,
-    ) -> Result<String, SearchError> {
-        let cursor: Cursor = ctx
-            .cursors
-            .get(query)
-            .and_then(|c| serde_json::from_str(c).ok())
-            .unwrap_or_else(|| Cursor {
-                since: ctx.now
-                    - ChronoDuration::from_std(self.config.lookback)
-                        .unwrap_or_else(|_| ChronoDuration::days(1)),
-                uris: Vec::new(),
-            });
-        let bearer = format!("Bearer {token}");
-        let mut newest = cursor.since;
-        let mut uris_at_newest = cursor.uris.clone();
-        let mut mentions = Vec::new();
-        let mut page_cursor: Option<String> = None;
-        for page in 1..=ctx.max_pages.max(1) {
-            let url = self.search_url(query, cursor.since, page_cursor.as_deref());
-            let fetched = match ctx
+        req: &PageRequest<'_>,
+    ) -> Result<Page, Stop> {
+        let url = self.search_url(query, req);
+        let mut renewed = false;
+        let fetched = loop {
+            let token = self.access_token(ctx, renewed).await?;
+            match ctx
                 .http
-                .get(&url, &[("Authorization", bearer.clone())])
+                .get(&url, &[("Authorization", format!("Bearer {token}"))])
                 .await
             {
-                Ok(f) => f,
+                Ok(f) => break f,
                 Err(FetchError::Status {
                     status, snippet, ..
                 }) if status == 401 || (status == 400 && snippet.contains("ExpiredToken")) => {
-                    return Err(SearchError::Expired)
+                    if renewed {
+                        return Err(Stop::Failed(SourceError::Auth(
+                            "bluesky refused a freshly renewed session: check the account's status"
+                                .into(),
+                        )));
+                    }
+                    renewed = true;
                 }
-                Err(e) => return Err(SearchError::Other(SourceError::Fetch(e))),
-            };
-            if let Some(r) = fetched
-                .header("ratelimit-remaining")
-                .and_then(|v| v.trim().parse::<i64>().ok())
-            {
-                out.quota_remaining = Some(out.quota_remaining.map_or(r, |o: i64| o.min(r)));
+                Err(e) => return Err(e.into()),
             }
-            let resp: SearchResponse = fetched
-                .json()
-                .map_err(|e| SearchError::Other(SourceError::Parse(e)))?;
-            let mut reached_old = false;
-            let count = resp.posts.len();
-            for post in resp.posts {
-                let Some((m, sort_at)) = mention(ctx, post) else {
-                    continue;
-                };
-                if sort_at < cursor.since
-                    || (sort_at == cursor.since && cursor.uris.contains(&m.id))
-                {
-                    reached_old = true;
-                    continue;
-                }
-                if sort_at > newest {
-                    newest = sort_at;
-                    uris_at_newest.clear();
-                }
-                if sort_at == newest && !uris_at_newest.contains(&m.id) {
-                    uris_at_newest.push(m.id.clone());
-                }
-                if !mentions.iter().any(|x: &RawMention| x.id == m.id) {
-                    mentions.push(m);
-                }
-            }
-            page_cursor = resp.cursor.filter(|c| !c.is_empty());
-            if count == 0 || reached_old || page_cursor.is_none() {
-                break;
-            }
-            if page == ctx.max_pages.max(1) {
-                // Newest first cannot resume in the middle: say so rather than skip silently.
-                out.warnings.push(format!(
-                    "bluesky search for `{query}` has more than {page} pages of new posts; older ones were skipped (raise max pages or poll more often)"
-                ));
-            }
-        }
-        out.mentions.extend(mentions);
-        Ok(serde_json::to_string(&Cursor {
-            since: newest,
-            uris: uris_at_newest,
-        })
-        .unwrap_or_default())
+        };
+        let quota = fetched
+            .header("ratelimit-remaining")
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let resp: SearchResponse = fetched.json().map_err(SourceError::Parse)?;
+        let entries = resp.posts.into_iter().map(|p| mention(ctx, p)).collect();
+        let mut page = Page::of(entries, resp.cursor.filter(|c| !c.is_empty()));
+        page.quota = quota;
+        Ok(page)
     }
 }
 
 #[async_trait::async_trait]
-impl Source for Bluesky {
-    async fn poll(&self, ctx: &PollContext) -> Result<PollOutput, SourceError> {
+impl Api for Bluesky {
+    type Scope = String;
+
+    fn name(&self) -> &'static str {
+        "bluesky"
+    }
+
+    fn order(&self) -> Order {
+        Order::NewestFirst
+    }
+
+    fn lookback(&self) -> Option<Duration> {
+        Some(self.config.lookback)
+    }
+
+    async fn begin(&self, ctx: &PollContext, _out: &mut PollOutput) -> Result<(), SourceError> {
         self.credentials()?;
-        let mut token = self.access_token(ctx, false).await?;
-        let mut out = PollOutput::default();
-        let queries = queries(ctx);
-        let (mut failed, mut last_err) = (0, None);
-        for query in &queries {
-            let mut result = self.poll_scope(ctx, query, &token, &mut out).await;
-            if matches!(result, Err(SearchError::Expired)) {
-                // The access token died early (revoked, clock skew): renew once and retry.
-                token = self.access_token(ctx, true).await?;
-                result = self.poll_scope(ctx, query, &token, &mut out).await;
-            }
-            match result {
-                Ok(c) => out.cursors.push((query.clone(), c)),
-                Err(e) => {
-                    let e = match e {
-                        SearchError::Expired => SourceError::Auth(
-                            "bluesky refused a freshly renewed session: check the account's status"
-                                .into(),
-                        ),
-                        SearchError::Other(e) => e,
-                    };
-                    tracing::warn!(source = %ctx.source, query = %query, error = %e, "bluesky search failed");
-                    out.errors.push(format!("{query}: {e}"));
-                    failed += 1;
-                    let rate_limited =
-                        matches!(e, SourceError::Fetch(FetchError::RateLimited { .. }));
-                    last_err = Some(e);
-                    if rate_limited {
-                        // Every query goes to the same host: do not keep knocking.
-                        break;
-                    }
-                }
-            }
-        }
-        // Every attempted query failed (a rate limit stops the rest): the poll failed.
-        if failed > 0 && out.cursors.is_empty() {
-            if let Some(e) = last_err {
-                return Err(e);
-            }
-        }
-        // A post found under two names (or on two pages) is reported once.
-        let mut ids = std::collections::HashSet::new();
-        out.mentions.retain(|m| ids.insert(m.id.clone()));
-        Ok(out)
+        self.access_token(ctx, false).await.map(|_| ())
+    }
+
+    fn scopes(&self, ctx: &PollContext) -> Vec<Scope<String>> {
+        names(ctx)
+            .into_iter()
+            .map(|(name, _)| Scope::new(name.clone(), name))
+            .collect()
+    }
+
+    async fn fetch(
+        &self,
+        ctx: &PollContext,
+        query: &String,
+        req: &PageRequest<'_>,
+    ) -> Result<Page, Stop> {
+        self.search(ctx, query, req).await
     }
 }
 
@@ -411,12 +333,14 @@ fn jwt_expiry(jwt: &str) -> Option<DateTime<Utc>> {
     Utc.timestamp_opt(claims.get("exp")?.as_i64()?, 0).single()
 }
 
-/// A post view as a mention, with its sort time (what `since` compares against).
-fn mention(ctx: &PollContext, post: PostView) -> Option<(RawMention, DateTime<Utc>)> {
-    let text = normalize_whitespace(post.record.get("text")?.as_str()?);
-    if text.is_empty() {
-        return None;
-    }
+/// A post view as a mention, at its sort time (what `since` compares against).
+fn mention(ctx: &PollContext, post: PostView) -> Entry {
+    let text = post
+        .record
+        .get("text")
+        .and_then(|t| t.as_str())
+        .map(normalize_whitespace)
+        .unwrap_or_default();
     let created = post
         .record
         .get("createdAt")
@@ -426,6 +350,9 @@ fn mention(ctx: &PollContext, post: PostView) -> Option<(RawMention, DateTime<Ut
     // `createdAt` is set by the client and can lie (far future); the AppView sorts by the
     // earlier of it and the server's `indexedAt`.
     let sort_at = created.map_or(post.indexed_at, |c| c.min(post.indexed_at));
+    if text.is_empty() {
+        return Entry::dropped(sort_at, post.uri, Drop::Rejected("no text"));
+    }
     let language = post
         .record
         .get("langs")
@@ -439,34 +366,17 @@ fn mention(ctx: &PollContext, post: PostView) -> Option<(RawMention, DateTime<Ut
         .handle
         .clone()
         .unwrap_or(post.author.did.clone());
-    Some((
-        RawMention {
-            source: ctx.source.clone(),
-            url: Some(format!("https://bsky.app/profile/{profile}/post/{rkey}")),
-            id: post.uri,
-            author: Some(profile),
-            published_at: sort_at,
-            text,
-            language,
-            engagement: post.like_count,
-            products: Vec::new(),
-        },
-        sort_at,
-    ))
-}
-
-/// Product names and aliases, each once (case-insensitively), in config order.
-fn queries(ctx: &PollContext) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for p in ctx.products.iter() {
-        for name in p.names() {
-            let name = name.trim();
-            if !name.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(name)) {
-                out.push(name.to_string());
-            }
-        }
-    }
-    out
+    Entry::of(RawMention {
+        source: ctx.source.clone(),
+        url: Some(format!("https://bsky.app/profile/{profile}/post/{rkey}")),
+        id: post.uri,
+        author: Some(profile),
+        published_at: sort_at,
+        text,
+        language,
+        engagement: post.like_count,
+        products: Vec::new(),
+    })
 }
 
 #[cfg(test)]

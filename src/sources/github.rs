@@ -3,13 +3,14 @@
 //! minute without a token, 30 with one) and GitHub bans clients that retry while limited,
 //! so every rate-limit answer pauses the whole source until GitHub says it may resume.
 
-use super::pause::{end_scope, Pause, Stop, Tally};
+use super::pause::Pause;
+use super::scaffold::{join_title, names, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop};
 use super::text::html_to_text;
-use super::{FetchError, PollContext, PollOutput, Source, SourceError};
+use super::{FetchError, PollContext, SourceError};
 use crate::config::Secret;
 use crate::model::RawMention;
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::time::Duration;
 
 const PER_PAGE: usize = 100;
@@ -44,15 +45,6 @@ fn default_lookback() -> Duration {
 impl GithubConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        if !matches!(self.base_url.scheme(), "http" | "https") {
-            out.push((
-                "base_url".into(),
-                format!(
-                    "unsupported scheme `{}`: use http or https",
-                    self.base_url.scheme()
-                ),
-            ));
-        }
         if self.qualifiers.contains("created:") {
             out.push((
                 "qualifiers".into(),
@@ -65,7 +57,6 @@ impl GithubConfig {
 
 #[derive(Debug, Deserialize)]
 struct SearchPage {
-    total_count: u64,
     #[serde(default)]
     incomplete_results: bool,
     items: Vec<Issue>,
@@ -92,17 +83,9 @@ struct Reactions {
     total_count: i64,
 }
 
-/// Where one query stopped: newest creation time and the ids seen at that second
-/// (`created:>=` is inclusive, so they come back next time).
-#[derive(Debug, Serialize, Deserialize)]
-struct Cursor {
-    newest: DateTime<Utc>,
-    #[serde(default)]
-    ids: Vec<String>,
-}
-
 pub struct Github {
     config: GithubConfig,
+    /// The API asked us to stay away until then (rate limit, `backoff`, used-up quota).
     pause: Pause,
 }
 
@@ -151,89 +134,6 @@ impl Github {
         let next = next_from_link(link?)?;
         let u = url::Url::parse(&next).ok()?;
         (u.origin() == self.config.base_url.origin()).then_some(next)
-    }
-
-    async fn poll_scope(
-        &self,
-        ctx: &PollContext,
-        query: &str,
-        out: &mut PollOutput,
-    ) -> Result<Option<String>, Stop> {
-        let cursor: Cursor = ctx
-            .cursors
-            .get(query)
-            .and_then(|c| serde_json::from_str(c).ok())
-            .unwrap_or_else(|| Cursor {
-                newest: ctx.now
-                    - ChronoDuration::from_std(self.config.lookback)
-                        .unwrap_or_else(|_| ChronoDuration::days(1)),
-                ids: Vec::new(),
-            });
-        let since = cursor.newest;
-        let mut newest = cursor.newest;
-        let mut ids_at_newest = cursor.ids.clone();
-        let headers = self.headers();
-        let mut url = Some(self.search_url(query, since));
-        let max_pages = ctx.max_pages.clamp(1, RESULT_CAP / PER_PAGE);
-        let mut pages = 0;
-        let mut pause = None;
-        while let Some(u) = url.take() {
-            pages += 1;
-            let fetched = ctx
-                .http
-                .get(&u, &headers)
-                .await
-                .map_err(|e| self.classify_error(ctx, e))?;
-            let remaining = fetched
-                .header("x-ratelimit-remaining")
-                .and_then(|v| v.trim().parse::<i64>().ok());
-            if let Some(r) = remaining {
-                out.quota_remaining = Some(out.quota_remaining.map_or(r, |o: i64| o.min(r)));
-            }
-            let page: SearchPage = fetched
-                .json()
-                .map_err(|e| Stop::Failed(SourceError::Parse(e)))?;
-            if page.incomplete_results {
-                out.warnings.push(format!(
-                    "github search for `{query}` timed out on GitHub's side; results may be partial"
-                ));
-            }
-            for issue in page.items {
-                let id = issue.id.to_string();
-                // Older than asked for, or the boundary second's issues seen last time.
-                if issue.created_at < since
-                    || (issue.created_at == since && cursor.ids.contains(&id))
-                {
-                    continue;
-                }
-                if issue.created_at > newest {
-                    newest = issue.created_at;
-                    ids_at_newest.clear();
-                }
-                if issue.created_at == newest && !ids_at_newest.contains(&id) {
-                    ids_at_newest.push(id.clone());
-                }
-                if let Some(m) = mention(ctx, id, issue) {
-                    out.mentions.push(m);
-                }
-            }
-            if remaining == Some(0) {
-                let until = reset_time(fetched.header("x-ratelimit-reset"), ctx.now);
-                pause = Some((until, "github search quota is used up".to_string()));
-                break;
-            }
-            if pages < max_pages {
-                url = self.next_link(fetched.header("link"));
-            } else if page.total_count as usize > pages * PER_PAGE {
-                tracing::debug!(source = %ctx.source, query = %query, total = page.total_count, "page limit reached; the rest comes next poll");
-            }
-        }
-        let value = serde_json::to_string(&Cursor {
-            newest,
-            ids: ids_at_newest,
-        })
-        .ok();
-        end_scope(out, query, value, pause)
     }
 
     fn classify_error(&self, ctx: &PollContext, e: FetchError) -> Stop {
@@ -294,58 +194,90 @@ impl Github {
 }
 
 #[async_trait::async_trait]
-impl Source for Github {
-    async fn poll(&self, ctx: &PollContext) -> Result<PollOutput, SourceError> {
-        if let Some(skipped) = self.pause.skip(ctx, "github") {
-            return Ok(skipped);
+impl Api for Github {
+    type Scope = String;
+
+    fn name(&self) -> &'static str {
+        "github"
+    }
+
+    fn order(&self) -> Order {
+        Order::OldestFirst
+    }
+
+    fn pause(&self) -> Option<&Pause> {
+        Some(&self.pause)
+    }
+
+    fn lookback(&self) -> Option<Duration> {
+        Some(self.config.lookback)
+    }
+
+    fn page_cap(&self) -> usize {
+        RESULT_CAP / PER_PAGE
+    }
+
+    fn scopes(&self, ctx: &PollContext) -> Vec<Scope<String>> {
+        names(ctx)
+            .into_iter()
+            .map(|(name, _)| Scope::new(name.clone(), name))
+            .collect()
+    }
+
+    async fn fetch(
+        &self,
+        ctx: &PollContext,
+        query: &String,
+        req: &PageRequest<'_>,
+    ) -> Result<Page, Stop> {
+        // A walk starts from its floor (also when it resumes: page numbers of an older
+        // query would run into the 1,000-result cap); later pages follow `Link`.
+        let since = req.floor.unwrap_or(ctx.now);
+        let url = match req.token.filter(|_| req.page > 1) {
+            Some(next) => next.to_string(),
+            None => self.search_url(query, since),
+        };
+        let fetched = ctx
+            .http
+            .get(&url, &self.headers())
+            .await
+            .map_err(|e| self.classify_error(ctx, e))?;
+        let remaining = fetched
+            .header("x-ratelimit-remaining")
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let body: SearchPage = fetched.json().map_err(SourceError::Parse)?;
+        let mut warnings = Vec::new();
+        if body.incomplete_results {
+            warnings.push(format!(
+                "github search for `{query}` timed out on GitHub's side; results may be partial"
+            ));
         }
-        let mut out = PollOutput::default();
-        let queries = queries(ctx);
-        let mut tally = Tally::default();
-        for (i, query) in queries.iter().enumerate() {
-            tally.attempt();
-            match self.poll_scope(ctx, query, &mut out).await {
-                Ok(cursor) => {
-                    if let Some(c) = cursor {
-                        out.cursors.push((query.clone(), c));
-                    }
-                }
-                Err(Stop::Failed(SourceError::Auth(msg))) => {
-                    // A bad token fails every query the same way.
-                    return Err(SourceError::Auth(msg));
-                }
-                Err(Stop::Failed(e)) => {
-                    tracing::warn!(source = %ctx.source, query = %query, error = %e, "github search failed");
-                    out.errors.push(format!("{query}: {e}"));
-                    tally.fail(e);
-                }
-                Err(Stop::Pause { until, why, error }) => {
-                    tracing::warn!(source = %ctx.source, query = %query, until = %until, reason = %why, "github asked us to pause");
-                    let left = queries.len() - i - 1;
-                    if let Some(e) = self.pause.start(&mut out, query, left, until, &why, error) {
-                        tally.fail(e);
-                    }
-                    break;
-                }
-            }
+        let entries = body
+            .items
+            .into_iter()
+            .map(|issue| mention(ctx, issue))
+            .collect();
+        let mut page = Page::of(entries, self.next_link(fetched.header("link")));
+        page.quota = remaining;
+        page.warnings = warnings;
+        if remaining == Some(0) {
+            let until = reset_time(fetched.header("x-ratelimit-reset"), ctx.now);
+            page.pause = Some((until, "github search quota is used up".to_string()));
         }
-        tally.finish(out)
+        Ok(page)
     }
 }
 
-fn mention(ctx: &PollContext, id: String, issue: Issue) -> Option<RawMention> {
+fn mention(ctx: &PollContext, issue: Issue) -> Entry {
+    let id = issue.id.to_string();
     let title = issue.title.map(|t| html_to_text(&t)).unwrap_or_default();
     // Bodies are Markdown, often with HTML comments from issue templates: strip the markup.
     let body = issue.body.map(|b| html_to_text(&b)).unwrap_or_default();
-    let text = match (title.is_empty(), body.is_empty()) {
-        (false, false) => format!("{title}. {body}"),
-        (false, true) => title,
-        (true, _) => body,
-    };
+    let text = join_title(title, body);
     if text.is_empty() {
-        return None;
+        return Entry::dropped(issue.created_at, id, Drop::Rejected("empty issue"));
     }
-    Some(RawMention {
+    Entry::of(RawMention {
         source: ctx.source.clone(),
         id,
         url: issue.html_url,
@@ -356,20 +288,6 @@ fn mention(ctx: &PollContext, id: String, issue: Issue) -> Option<RawMention> {
         engagement: issue.reactions.map(|r| r.total_count),
         products: Vec::new(),
     })
-}
-
-/// Product names and aliases, each once (case-insensitively), in config order.
-fn queries(ctx: &PollContext) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for p in ctx.products.iter() {
-        for name in p.names() {
-            let name = name.trim();
-            if !name.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(name)) {
-                out.push(name.to_string());
-            }
-        }
-    }
-    out
 }
 
 /// `x-ratelimit-reset` is UTC epoch seconds; without it, wait a minute.

@@ -1,15 +1,17 @@
 //! Lemmy search (`/api/v3/search`, `sort=New`, posts and comments) on several instances.
-//! One query per (instance, product name or alias), each with its own cursor: the newest
-//! `published` time seen and the `ap_id`s seen at that instant.
+//! One query per (instance, product name or alias), each with its own cursor. Lemmy's
+//! search has no time filter: each poll pages down the newest-first lists to
+//! `newest − overlap`, and a walk cut short by the page limit goes on at its page next time.
 //! Languages come from each instance's `/api/v3/site` table, read once when first needed.
 
 use super::http::FetchError;
+use super::scaffold::{names, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop};
 use super::text::normalize_whitespace;
-use super::{PollContext, PollOutput, Source, SourceError};
+use super::{PollContext, SourceError};
 use crate::model::RawMention;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
-use std::collections::{HashMap, HashSet};
+use serde::{Deserialize, Deserializer};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -35,14 +37,6 @@ impl LemmyConfig {
                 "list at least one instance, e.g. instances = [\"https://lemmy.world\"]".into(),
             ));
         }
-        for (i, u) in self.instances.iter().enumerate() {
-            if !matches!(u.scheme(), "http" | "https") {
-                problems.push((
-                    format!("instances[{i}]"),
-                    format!("unsupported scheme `{}`: use http or https", u.scheme()),
-                ));
-            }
-        }
         if !(1..=50).contains(&self.limit) {
             problems.push(("limit".into(), "limit must be between 1 and 50".into()));
         }
@@ -54,29 +48,6 @@ pub struct Lemmy {
     config: LemmyConfig,
     /// Each instance's `language_id` → ISO code table, fetched once from `/api/v3/site`.
     languages: tokio::sync::Mutex<HashMap<String, Arc<HashMap<i64, String>>>>,
-}
-
-/// Where one query stopped: newest `published` seen and the `ap_id`s at that instant.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-struct Cursor {
-    t: Option<DateTime<Utc>>,
-    ids: Vec<String>,
-}
-
-impl Cursor {
-    fn seen(&self, t: DateTime<Utc>, id: &str) -> bool {
-        self.t
-            .is_some_and(|c| t < c || (t == c && self.ids.iter().any(|i| i == id)))
-    }
-    fn advance(&mut self, t: DateTime<Utc>, id: &str) {
-        if self.t.is_none_or(|c| t > c) {
-            self.t = Some(t);
-            self.ids.clear();
-        }
-        if self.t == Some(t) && !self.ids.iter().any(|i| i == id) {
-            self.ids.push(id.to_string());
-        }
-    }
 }
 
 /// Lemmy 0.19 writes `…Z`; 0.18 and older write naive UTC without the `Z`.
@@ -231,20 +202,11 @@ fn author_of(p: Person) -> String {
     }
 }
 
-struct Query {
-    scope: String,
+/// One (instance, name) search and the products it stands for.
+pub struct Query {
+    instance: url::Url,
     name: String,
     products: Vec<String>,
-}
-
-enum QueryResult {
-    Fetched {
-        mentions: Vec<RawMention>,
-        cursor: Option<Cursor>,
-        truncated: bool,
-    },
-    /// The instance is private: search needs an account there.
-    Closed(String),
 }
 
 impl Lemmy {
@@ -253,28 +215,6 @@ impl Lemmy {
             config,
             languages: tokio::sync::Mutex::new(HashMap::new()),
         }
-    }
-
-    fn queries(ctx: &PollContext, instance: &str) -> Vec<Query> {
-        let mut out: Vec<Query> = Vec::new();
-        for p in ctx.products.iter() {
-            for name in p.names() {
-                let key = name.trim().to_lowercase();
-                if key.is_empty() {
-                    continue;
-                }
-                let scope = format!("{instance} {key}");
-                match out.iter_mut().find(|q| q.scope == scope) {
-                    Some(q) => q.products.push(p.name.clone()),
-                    None => out.push(Query {
-                        scope,
-                        name: name.trim().to_string(),
-                        products: vec![p.name.clone()],
-                    }),
-                }
-            }
-        }
-        out
     }
 
     fn page_url(&self, instance: &url::Url, q: &str, page: usize) -> String {
@@ -294,108 +234,6 @@ impl Lemmy {
             .append_pair("limit", &self.config.limit.to_string())
             .append_pair("page", &page.to_string());
         url.to_string()
-    }
-
-    async fn poll_query(
-        &self,
-        ctx: &PollContext,
-        instance: &url::Url,
-        query: &Query,
-        seen_ids: &mut HashSet<String>,
-    ) -> Result<QueryResult, SourceError> {
-        let old: Option<Cursor> = ctx
-            .cursors
-            .get(&query.scope)
-            .and_then(|c| serde_json::from_str(c).ok());
-        let mut cursor = old.clone().unwrap_or_default();
-        let mut fetched_any = false;
-        let mut mentions = Vec::new();
-        // Posts and comments are two newest-first lists, paged together: each is done once
-        // it is short or reaches the cursor.
-        let (mut posts_done, mut comments_done) = (false, false);
-        let mut page = 1usize;
-        let mut truncated = false;
-        loop {
-            let url = self.page_url(instance, &query.name, page);
-            let fetched = match ctx.http.get(&url, &[]).await {
-                Ok(f) => f,
-                Err(e) => return lemmy_error(instance, e),
-            };
-            let body: SearchResponse = match fetched.json() {
-                Ok(b) => b,
-                Err(parse) => {
-                    return Err(match fetched.json::<ApiError>() {
-                        Ok(err) => SourceError::Parse(format!(
-                            "lemmy answered an error: {} {}",
-                            err.error,
-                            err.message.unwrap_or_default()
-                        )),
-                        Err(_) => SourceError::Parse(parse),
-                    })
-                }
-            };
-            let limit = self.config.limit as usize;
-            let needs_languages = body
-                .posts
-                .iter()
-                .filter_map(|p| p.post.language_id)
-                .chain(body.comments.iter().filter_map(|c| c.comment.language_id))
-                .any(|id| id > 0);
-            let languages = if needs_languages {
-                self.languages(ctx, instance).await
-            } else {
-                Arc::default()
-            };
-            let mut lists: Vec<(Vec<Item>, &mut bool)> = vec![
-                (
-                    body.posts.into_iter().map(Item::from).collect(),
-                    &mut posts_done,
-                ),
-                (
-                    body.comments.into_iter().map(Item::from).collect(),
-                    &mut comments_done,
-                ),
-            ];
-            for (items, done) in lists.iter_mut() {
-                if **done {
-                    continue;
-                }
-                if items.len() < limit {
-                    **done = true;
-                }
-                for item in items.drain(..) {
-                    if old
-                        .as_ref()
-                        .is_some_and(|c| c.seen(item.published, &item.id))
-                    {
-                        **done = true;
-                        break;
-                    }
-                    fetched_any = true;
-                    cursor.advance(item.published, &item.id);
-                    if let Some(m) = mention(ctx, query, &languages, item) {
-                        if seen_ids.insert(m.id.clone()) {
-                            mentions.push(m);
-                        }
-                    }
-                }
-            }
-            drop(lists);
-            if (posts_done && comments_done) || old.is_none() {
-                break;
-            }
-            if page >= ctx.max_pages.max(1) {
-                truncated = true;
-                break;
-            }
-            page += 1;
-        }
-        tracing::debug!(source = %ctx.source, instance = %instance, query = %query.name, pages = page, kept = mentions.len(), "lemmy query done");
-        Ok(QueryResult::Fetched {
-            mentions,
-            cursor: fetched_any.then_some(cursor),
-            truncated,
-        })
     }
 }
 
@@ -454,7 +292,7 @@ impl Lemmy {
 }
 
 /// Lemmy sends HTTP 400 for most errors; the body says which.
-fn lemmy_error(instance: &url::Url, e: FetchError) -> Result<QueryResult, SourceError> {
+fn lemmy_error(instance: &url::Url, e: FetchError) -> Stop {
     if let FetchError::Status {
         status, snippet, ..
     } = &e
@@ -465,12 +303,12 @@ fn lemmy_error(instance: &url::Url, e: FetchError) -> Result<QueryResult, Source
         let host = instance.as_str().trim_end_matches('/');
         match code.as_str() {
             "instance_is_private" => {
-                return Ok(QueryResult::Closed(format!(
+                return Stop::Closed(format!(
                     "{host} is a private instance: its search needs an account; remove it from `instances`"
-                )))
+                ))
             }
             "rate_limit_error" => {
-                return Err(SourceError::Fetch(FetchError::RateLimited {
+                return Stop::Failed(SourceError::Fetch(FetchError::RateLimited {
                     url: host.to_string(),
                     status: *status,
                     retry_after: std::time::Duration::from_secs(600),
@@ -479,7 +317,7 @@ fn lemmy_error(instance: &url::Url, e: FetchError) -> Result<QueryResult, Source
             _ => {}
         }
     }
-    Err(e.into())
+    Stop::Failed(e.into())
 }
 
 fn mention(
@@ -487,17 +325,17 @@ fn mention(
     query: &Query,
     languages: &HashMap<i64, String>,
     item: Item,
-) -> Option<RawMention> {
+) -> Entry {
     if item.gone || item.text.is_empty() {
-        return None;
+        return Entry::dropped(item.published, item.id, Drop::Rejected("deleted or empty"));
     }
     // Lemmy search is a substring match ("widgetronics" for "widgetron"): re-check.
     // One matcher pass serves both the check and the mention's product list.
     let products = ctx.matcher.products_in(&item.text);
     if !query.products.iter().any(|p| products.contains(p)) {
-        return None;
+        return Entry::dropped(item.published, item.id, Drop::Unmatched);
     }
-    Some(RawMention {
+    Entry::of(RawMention {
         source: ctx.source.clone(),
         url: Some(item.id.clone()),
         id: item.id,
@@ -511,62 +349,96 @@ fn mention(
 }
 
 #[async_trait::async_trait]
-impl Source for Lemmy {
-    async fn poll(&self, ctx: &PollContext) -> Result<PollOutput, SourceError> {
-        let mut out = PollOutput::default();
-        let mut seen_ids = HashSet::new();
-        let mut last_err = None;
-        let mut attempted = 0usize;
+impl Api for Lemmy {
+    type Scope = Query;
+
+    fn name(&self) -> &'static str {
+        "lemmy"
+    }
+
+    fn order(&self) -> Order {
+        Order::NewestFirst
+    }
+
+    fn scopes(&self, ctx: &PollContext) -> Vec<Scope<Query>> {
+        let mut out = Vec::new();
         for instance in &self.config.instances {
             let base = instance.as_str().trim_end_matches('/').to_string();
-            for query in Self::queries(ctx, &base) {
-                attempted += 1;
-                match self.poll_query(ctx, instance, &query, &mut seen_ids).await {
-                    Ok(QueryResult::Fetched {
-                        mentions,
-                        cursor,
-                        truncated,
-                    }) => {
-                        out.mentions.extend(mentions);
-                        if let Some(c) = cursor {
-                            out.cursors.push((
-                                query.scope.clone(),
-                                serde_json::to_string(&c).expect("cursor serialises"),
-                            ));
-                        }
-                        if truncated {
-                            out.warnings.push(format!(
-                                "{}: more than {} pages of new results; older ones were skipped (poll more often)",
-                                query.scope, ctx.max_pages
-                            ));
-                        }
-                    }
-                    Ok(QueryResult::Closed(warning)) => {
-                        tracing::warn!(source = %ctx.source, instance = %base, "{warning}");
-                        out.warnings.push(warning);
-                        attempted -= 1;
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::warn!(source = %ctx.source, instance = %base, query = %query.name, error = %e, "lemmy search failed");
-                        out.errors.push(format!("{}: {e}", query.scope));
-                        let limited =
-                            matches!(e, SourceError::Fetch(FetchError::RateLimited { .. }));
-                        last_err = Some(e);
-                        if limited {
-                            // Lemmy's per-IP bucket covers every query: try the rest next poll.
-                            break;
-                        }
-                    }
-                }
+            for (name, products) in names(ctx) {
+                out.push(Scope {
+                    key: format!("{base} {}", name.to_lowercase()),
+                    group: base.clone(),
+                    inner: Query {
+                        instance: instance.clone(),
+                        name,
+                        products,
+                    },
+                });
             }
         }
-        if attempted > 0 && out.errors.len() == attempted {
-            if let Some(e) = last_err {
-                return Err(e);
+        out
+    }
+
+    async fn fetch(
+        &self,
+        ctx: &PollContext,
+        query: &Query,
+        req: &PageRequest<'_>,
+    ) -> Result<Page, Stop> {
+        let instance = &query.instance;
+        let page: usize = req.token.and_then(|t| t.parse().ok()).unwrap_or(1);
+        let url = self.page_url(instance, &query.name, page);
+        let fetched = ctx
+            .http
+            .get(&url, &[])
+            .await
+            .map_err(|e| lemmy_error(instance, e))?;
+        let body: SearchResponse = match fetched.json() {
+            Ok(b) => b,
+            Err(parse) => {
+                return Err(Stop::Failed(match fetched.json::<ApiError>() {
+                    Ok(err) => SourceError::Parse(format!(
+                        "lemmy answered an error: {} {}",
+                        err.error,
+                        err.message.unwrap_or_default()
+                    )),
+                    Err(_) => SourceError::Parse(parse),
+                }))
             }
-        }
-        Ok(out)
+        };
+        let needs_languages = body
+            .posts
+            .iter()
+            .filter_map(|p| p.post.language_id)
+            .chain(body.comments.iter().filter_map(|c| c.comment.language_id))
+            .any(|id| id > 0);
+        let languages = if needs_languages {
+            self.languages(ctx, instance).await
+        } else {
+            Arc::default()
+        };
+        // Posts and comments are two newest-first lists paged together: the walk is done
+        // once each is short or reaches the floor.
+        let limit = self.config.limit as usize;
+        let lists: [Vec<Item>; 2] = [
+            body.posts.into_iter().map(Item::from).collect(),
+            body.comments.into_iter().map(Item::from).collect(),
+        ];
+        let reached = lists.iter().all(|items| {
+            items.len() < limit
+                || req
+                    .floor
+                    .is_some_and(|f| items.iter().any(|i| i.published < f))
+        });
+        let entries = lists
+            .into_iter()
+            .flatten()
+            .map(|item| mention(ctx, query, &languages, item))
+            .collect();
+        Ok(Page {
+            reached: Some(reached),
+            ..Page::of(entries, Some((page + 1).to_string()))
+        })
     }
 }
 

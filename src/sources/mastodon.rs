@@ -1,17 +1,17 @@
 //! Mastodon hashtag timelines (`/api/v1/timelines/tag/{tag}`) on several instances. Each
-//! (instance, tag) pair keeps the newest status id seen and polls forward with `min_id`, so
-//! nothing is skipped between polls. An instance that requires sign-in for hashtag feeds is
+//! (instance, tag) pair pages forward with `min_id` from the Snowflake id of
+//! `newest − overlap`, so statuses that federate late under their own creation time are
+//! read again. An instance that requires sign-in for hashtag feeds is
 //! a warning, not a failure: the other instances go on.
 
-use super::http::FetchError;
+use super::scaffold::{Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop};
 use super::text::{html_to_text, normalize_whitespace};
-use super::{PollContext, PollOutput, Source, SourceError};
+use super::{PollContext, SourceError};
 use crate::config::ProductConfig;
 use crate::model::RawMention;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::cmp::Ordering;
-use std::collections::HashSet;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,14 +39,6 @@ impl MastodonConfig {
                 "instances".into(),
                 "list at least one instance, e.g. instances = [\"https://mastodon.social\"]".into(),
             ));
-        }
-        for (i, u) in self.instances.iter().enumerate() {
-            if !matches!(u.scheme(), "http" | "https") {
-                problems.push((
-                    format!("instances[{i}]"),
-                    format!("unsupported scheme `{}`: use http or https", u.scheme()),
-                ));
-            }
         }
         if let Some(tags) = &self.tags {
             for (i, t) in tags.iter().enumerate() {
@@ -118,15 +110,24 @@ fn id_cmp(a: &str, b: &str) -> Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-/// What one (instance, tag) poll produced.
-enum TagResult {
-    Fetched {
-        mentions: Vec<RawMention>,
-        newest: Option<String>,
-        truncated: bool,
-    },
-    /// The instance does not serve this timeline without sign-in.
-    Closed(String),
+/// One (instance, tag) timeline.
+pub struct Timeline {
+    instance: url::Url,
+    tag: String,
+}
+
+/// The lowest Mastodon status id of a moment: ids are Snowflakes whose top 48 bits are
+/// the creation time in milliseconds (statuses arriving by federation get the id of
+/// their own creation time, which is why a late one lands below the newest id seen).
+fn snowflake_at(t: DateTime<Utc>) -> Option<String> {
+    let ms = u64::try_from(t.timestamp_millis()).ok()?;
+    Some((ms << 16).to_string())
+}
+
+/// Whether an id looks like a Mastodon Snowflake (servers of other software use ids of
+/// their own, which no time can be turned into).
+fn is_snowflake(id: &str) -> bool {
+    id.len() >= 15 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
 impl Mastodon {
@@ -171,100 +172,15 @@ impl Mastodon {
         }
         url.to_string()
     }
-
-    async fn poll_tag(
-        &self,
-        ctx: &PollContext,
-        instance: &url::Url,
-        tag: &str,
-        scope: &str,
-        seen: &mut HashSet<String>,
-        quota: &mut Option<i64>,
-    ) -> Result<TagResult, SourceError> {
-        let old = ctx.cursors.get(scope).cloned();
-        let mut newest = old.clone();
-        let mut mentions = Vec::new();
-        let mut pages = 0usize;
-        let mut truncated = false;
-        loop {
-            let url = self.page_url(instance, tag, newest.as_deref());
-            let fetched = match ctx.http.get(&url, &[]).await {
-                Ok(f) => f,
-                Err(e) => {
-                    return match e.status() {
-                        Some(401) | Some(403) | Some(422) => Ok(TagResult::Closed(format!(
-                            "{} does not serve the #{tag} timeline without sign-in (HTTP {}); remove it from `instances` or choose another instance",
-                            instance.as_str().trim_end_matches('/'),
-                            e.status().unwrap_or_default()
-                        ))),
-                        // An unknown hashtag is "Record not found": nothing posted yet.
-                        Some(404) => Ok(TagResult::Fetched {
-                            mentions,
-                            newest: newest.filter(|n| Some(n) != old.as_ref()),
-                            truncated,
-                        }),
-                        _ => Err(e.into()),
-                    };
-                }
-            };
-            pages += 1;
-            // Overlapping limits: the headers describe the one closest to running out, and
-            // the poll reports the lowest across instances.
-            if let Some(left) = fetched
-                .header("x-ratelimit-remaining")
-                .and_then(|v| v.trim().parse::<i64>().ok())
-            {
-                *quota = Some(quota.map_or(left, |q| q.min(left)));
-            }
-            let statuses: Vec<Status> = fetched.json().map_err(SourceError::Parse)?;
-            let count = statuses.len();
-            let mut page_newest = newest.clone();
-            for s in statuses {
-                if old
-                    .as_deref()
-                    .is_some_and(|o| id_cmp(&s.id, o) != Ordering::Greater)
-                {
-                    continue;
-                }
-                if page_newest
-                    .as_deref()
-                    .is_none_or(|n| id_cmp(&s.id, n) == Ordering::Greater)
-                {
-                    page_newest = Some(s.id.clone());
-                }
-                if let Some(m) = mention(ctx, tag, s) {
-                    if seen.insert(m.id.clone()) {
-                        mentions.push(m);
-                    }
-                }
-            }
-            let advanced = page_newest != newest;
-            newest = page_newest;
-            // A short page is the last one; without a cursor take only the newest page.
-            if count < self.config.limit as usize || !advanced || old.is_none() {
-                break;
-            }
-            if pages >= ctx.max_pages.max(1) {
-                // Not a gap: the next poll goes on from `newest` with `min_id`.
-                truncated = true;
-                break;
-            }
-        }
-        tracing::debug!(source = %ctx.source, instance = %instance, tag, pages, kept = mentions.len(), "mastodon tag done");
-        Ok(TagResult::Fetched {
-            mentions,
-            newest: newest.filter(|n| Some(n) != old.as_ref()),
-            truncated,
-        })
-    }
 }
 
-fn mention(ctx: &PollContext, tag: &str, s: Status) -> Option<RawMention> {
+fn mention(ctx: &PollContext, tag: &str, s: Status) -> Entry {
     // A boost carries the original post; the original is the mention.
     let s = match s.reblog {
         Some(orig) => *orig,
         None => s,
     };
+    // The boost's own id orders the timeline; the original is what is stored.
     let content = html_to_text(&s.content);
     let text = if s.spoiler_text.trim().is_empty() {
         content
@@ -272,7 +188,7 @@ fn mention(ctx: &PollContext, tag: &str, s: Status) -> Option<RawMention> {
         normalize_whitespace(&format!("{}. {content}", s.spoiler_text.trim()))
     };
     if text.is_empty() {
-        return None;
+        return Entry::dropped(s.created_at, s.uri, Drop::Rejected("empty status"));
     }
     // A hashtag like #widgetpro names "Widget Pro" although the text does not spell it out:
     // add the product name for matching so `exclude` words can still veto it.
@@ -294,9 +210,9 @@ fn mention(ctx: &PollContext, tag: &str, s: Status) -> Option<RawMention> {
     };
     let products = ctx.matcher.products_in(&probe);
     if products.is_empty() {
-        return None;
+        return Entry::dropped(s.created_at, s.uri, Drop::Unmatched);
     }
-    Some(RawMention {
+    Entry::of(RawMention {
         source: ctx.source.clone(),
         // `uri` is the same on every instance the status federates to; the local id is not.
         id: s.uri.clone(),
@@ -311,72 +227,91 @@ fn mention(ctx: &PollContext, tag: &str, s: Status) -> Option<RawMention> {
 }
 
 #[async_trait::async_trait]
-impl Source for Mastodon {
-    async fn poll(&self, ctx: &PollContext) -> Result<PollOutput, SourceError> {
+impl Api for Mastodon {
+    type Scope = Timeline;
+
+    fn name(&self) -> &'static str {
+        "mastodon"
+    }
+
+    fn order(&self) -> Order {
+        Order::OldestFirst
+    }
+
+    fn scopes(&self, ctx: &PollContext) -> Vec<Scope<Timeline>> {
         let tags = self.tags(&ctx.products);
-        let mut out = PollOutput::default();
-        let mut seen = HashSet::new();
-        let mut last_err = None;
-        let mut scopes = 0usize;
+        let mut out = Vec::new();
         for instance in &self.config.instances {
             let base = instance.as_str().trim_end_matches('/').to_string();
             for tag in &tags {
-                scopes += 1;
-                let scope = format!("{base} #{tag}");
-                match self
-                    .poll_tag(
-                        ctx,
-                        instance,
-                        tag,
-                        &scope,
-                        &mut seen,
-                        &mut out.quota_remaining,
-                    )
-                    .await
-                {
-                    Ok(TagResult::Fetched {
-                        mentions,
-                        newest,
-                        truncated,
-                    }) => {
-                        out.mentions.extend(mentions);
-                        if let Some(n) = newest {
-                            out.cursors.push((scope.clone(), n));
-                        }
-                        if truncated {
-                            out.warnings.push(format!(
-                                "{scope}: more than {} pages of new statuses; the rest comes next poll",
-                                ctx.max_pages
-                            ));
-                        }
-                    }
-                    Ok(TagResult::Closed(warning)) => {
-                        tracing::warn!(source = %ctx.source, instance = %base, tag = %tag, "{warning}");
-                        out.warnings.push(warning);
-                        // The same setting closes every tag on this instance.
-                        scopes -= 1;
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::warn!(source = %ctx.source, instance = %base, tag = %tag, error = %e, "mastodon poll failed");
-                        out.errors.push(format!("{scope}: {e}"));
-                        let limited =
-                            matches!(e, SourceError::Fetch(FetchError::RateLimited { .. }));
-                        last_err = Some(e);
-                        if limited {
-                            // The instance's limit covers every tag: try the rest next poll.
-                            break;
-                        }
-                    }
-                }
+                out.push(Scope {
+                    key: format!("{base} #{tag}"),
+                    group: base.clone(),
+                    inner: Timeline {
+                        instance: instance.clone(),
+                        tag: tag.clone(),
+                    },
+                });
             }
         }
-        if scopes > 0 && out.errors.len() == scopes {
-            if let Some(e) = last_err {
-                return Err(e);
+        out
+    }
+
+    async fn fetch(
+        &self,
+        ctx: &PollContext,
+        tl: &Timeline,
+        req: &PageRequest<'_>,
+    ) -> Result<Page, Stop> {
+        // Going on from a page, or from the floor's Snowflake; a server whose ids are not
+        // Snowflakes goes on from the newest id it gave (no overlap: README).
+        let min_id = match (req.token, req.floor) {
+            (Some(t), _) => Some(t.to_string()),
+            (None, Some(f)) => match &req.cursor.last_id {
+                Some(id) if !is_snowflake(id) => Some(id.clone()),
+                _ => snowflake_at(f),
+            },
+            (None, None) => None,
+        };
+        let url = self.page_url(&tl.instance, &tl.tag, min_id.as_deref());
+        let fetched = match ctx.http.get(&url, &[]).await {
+            Ok(f) => f,
+            Err(e) => {
+                return match e.status() {
+                    Some(401) | Some(403) | Some(422) => Err(Stop::Closed(format!(
+                        "{} does not serve the #{} timeline without sign-in (HTTP {}); remove it from `instances` or choose another instance",
+                        tl.instance.as_str().trim_end_matches('/'),
+                        tl.tag,
+                        e.status().unwrap_or_default()
+                    ))),
+                    // An unknown hashtag is "Record not found": nothing posted yet.
+                    Some(404) => Ok(Page::default()),
+                    _ => Err(e.into()),
+                };
             }
+        };
+        // Overlapping limits: the headers describe the one closest to running out, and
+        // the poll reports the lowest across instances.
+        let quota = fetched
+            .header("x-ratelimit-remaining")
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let statuses: Vec<Status> = fetched.json().map_err(SourceError::Parse)?;
+        let full = statuses.len() >= self.config.limit as usize;
+        let newest_id = statuses
+            .iter()
+            .map(|s| s.id.clone())
+            .max_by(|a, b| id_cmp(a, b));
+        let entries = statuses
+            .into_iter()
+            .map(|s| mention(ctx, &tl.tag, s))
+            .collect();
+        let mut page = Page::of(entries, newest_id.clone().filter(|_| full));
+        page.quota = quota;
+        if newest_id.as_deref().is_some_and(|id| !is_snowflake(id)) {
+            tracing::debug!(source = %ctx.source, instance = %tl.instance, "status ids are not Snowflakes: going on from the newest id, without overlap");
         }
-        Ok(out)
+        page.last_id = newest_id;
+        Ok(page)
     }
 }
 

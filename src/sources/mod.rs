@@ -2,6 +2,7 @@
 //! closed and chosen by `type` in a `[[sources]]` entry ([`SourceConfig`]).
 
 pub mod bluesky;
+pub mod cursor;
 pub mod github;
 pub mod hackernews;
 pub mod http;
@@ -10,6 +11,7 @@ pub mod mastodon;
 pub mod pause;
 pub mod reddit;
 pub mod rss;
+pub mod scaffold;
 pub mod stackexchange;
 pub mod text;
 pub mod web;
@@ -19,10 +21,12 @@ use crate::matcher::Matcher;
 use crate::model::RawMention;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use http::{FetchError, HttpClient};
+pub use scaffold::ItemCounts;
 
 /// Type-specific part of a `[[sources]]` entry, chosen by its `type` key.
 #[derive(Debug, Clone, Deserialize)]
@@ -71,7 +75,12 @@ impl SourceConfig {
 
     /// Problems beyond what serde checks, as (key, message).
     pub fn validate(&self) -> Vec<(String, String)> {
-        match self {
+        let mut problems: Vec<(String, String)> = self
+            .urls()
+            .iter()
+            .filter_map(|(k, u)| check_scheme(k, u))
+            .collect();
+        problems.extend(match self {
             SourceConfig::Rss(c) => c.validate(),
             SourceConfig::Stackexchange(c) => c.validate(),
             SourceConfig::Github(c) => c.validate(),
@@ -81,7 +90,8 @@ impl SourceConfig {
             SourceConfig::Reddit(c) => c.validate(),
             SourceConfig::Mastodon(c) => c.validate(),
             SourceConfig::Lemmy(c) => c.validate(),
-        }
+        });
+        problems
     }
 
     /// Build the poller for this entry.
@@ -100,6 +110,66 @@ impl SourceConfig {
             SourceConfig::Lemmy(c) => Box::new(lemmy::Lemmy::new(c.clone())),
         })
     }
+
+    /// How far before the newest item seen each poll re-reads, by how late the platform
+    /// indexes and delivers (README, "What Pulse can miss").
+    pub fn default_overlap(&self) -> Duration {
+        const MIN: u64 = 60;
+        const HOUR: u64 = 3600;
+        Duration::from_secs(match self {
+            // Feeds re-list stories by their original time (news aggregators: hours late);
+            // the feed is one bounded page, so a long window costs only dedup look-ups.
+            SourceConfig::Rss(_) => 24 * HOUR,
+            // Search indexes that lag by minutes, sometimes an hour.
+            SourceConfig::Hackernews(_) | SourceConfig::Reddit(_) => HOUR,
+            SourceConfig::Bluesky(_) => HOUR,
+            // Federation and search indexes that lag by hours.
+            SourceConfig::Mastodon(_) | SourceConfig::Lemmy(_) => 6 * HOUR,
+            SourceConfig::Github(_) | SourceConfig::Stackexchange(_) => 6 * HOUR,
+            // Pages without reliable times: every item on the page is re-read.
+            SourceConfig::Web(_) => 30 * MIN,
+        })
+    }
+
+    /// The URLs of this entry by config key, for the one scheme check.
+    pub fn urls(&self) -> Vec<(String, String)> {
+        let one = |k: &str, u: &url::Url| vec![(k.to_string(), u.to_string())];
+        let many = |k: &str, us: &[url::Url]| {
+            us.iter()
+                .enumerate()
+                .map(|(i, u)| (format!("{k}[{i}]"), u.to_string()))
+                .collect()
+        };
+        match self {
+            SourceConfig::Rss(c) => vec![("url".into(), c.url.replace("{query}", "x"))],
+            SourceConfig::Web(c) => vec![("url".into(), c.url.replace("{query}", "x"))],
+            SourceConfig::Stackexchange(c) => one("base_url", &c.base_url),
+            SourceConfig::Github(c) => one("base_url", &c.base_url),
+            SourceConfig::Bluesky(c) => one("base_url", &c.base_url),
+            SourceConfig::Hackernews(c) => one("base_url", &c.base_url),
+            SourceConfig::Reddit(c) => {
+                let mut v = one("auth_url", &c.auth_url);
+                if let Some(b) = &c.base_url {
+                    v.extend(one("base_url", b));
+                }
+                v
+            }
+            SourceConfig::Mastodon(c) => many("instances", &c.instances),
+            SourceConfig::Lemmy(c) => many("instances", &c.instances),
+        }
+    }
+}
+
+/// Every source URL must be http or https: checked once here for all sources.
+fn check_scheme(key: &str, raw: &str) -> Option<(String, String)> {
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => None,
+        Ok(u) => Some((
+            key.to_string(),
+            format!("unsupported scheme `{}`: use http or https", u.scheme()),
+        )),
+        Err(e) => Some((key.to_string(), format!("invalid URL `{raw}`: {e}"))),
+    }
 }
 
 /// A failure of a whole poll (partial failures go in [`PollOutput::errors`]).
@@ -113,6 +183,8 @@ pub enum SourceError {
     Auth(String),
     #[error("source is not configured correctly: {0}")]
     Config(String),
+    #[error("poll did not finish within {}s", .0.as_secs())]
+    Timeout(Duration),
 }
 
 /// What a poll needs: the shared HTTP client, products, and the cursors stored last time.
@@ -127,6 +199,8 @@ pub struct PollContext {
     pub now: DateTime<Utc>,
     /// Most pages fetched per scope in one poll.
     pub max_pages: usize,
+    /// How far before the newest item seen each poll re-reads.
+    pub overlap: chrono::Duration,
 }
 
 /// Outcome of one poll.
@@ -142,11 +216,45 @@ pub struct PollOutput {
     pub errors: Vec<String>,
     /// Remaining request quota the platform reported, if any.
     pub quota_remaining: Option<i64>,
+    /// What became of every item read: `fetched` = the mentions handed on + the rest.
+    pub counts: ItemCounts,
+    /// Scopes that stopped at the page limit with more to read (the next poll goes on).
+    pub truncated: Vec<String>,
+    /// Set when the whole poll failed (every scope tried, or credentials).
+    pub failure: Option<SourceError>,
+    /// Ids handed on in this poll.
+    ids: HashSet<String>,
 }
 
-/// One platform poller.
+impl PollOutput {
+    /// Account for one item read: handed on as a mention, or counted as dropped.
+    pub fn take(&mut self, id: String, item: Result<RawMention, scaffold::Drop>) {
+        self.counts.fetched += 1;
+        match item {
+            Err(scaffold::Drop::Unmatched) => self.counts.unmatched += 1,
+            Err(scaffold::Drop::Rejected(why)) => {
+                tracing::debug!(id = %id, why, "item rejected");
+                self.counts.rejected += 1
+            }
+            Ok(_) if !self.ids.insert(id) => self.counts.duplicates += 1,
+            Ok(m) => self.mentions.push(m),
+        }
+    }
+}
+
+/// One platform poller (built on [`scaffold::Polled`]).
 #[async_trait::async_trait]
 pub trait Source: Send + Sync {
-    /// Fetch mentions newer than the stored cursors.
-    async fn poll(&self, ctx: &PollContext) -> Result<PollOutput, SourceError>;
+    /// Fetch mentions since the stored cursors (minus the overlap), accounting for every
+    /// item read even when the poll fails.
+    async fn poll_accounted(&self, ctx: &PollContext) -> PollOutput;
+
+    /// [`Source::poll_accounted`] with a failed poll as an error.
+    async fn poll(&self, ctx: &PollContext) -> Result<PollOutput, SourceError> {
+        let mut out = self.poll_accounted(ctx).await;
+        match out.failure.take() {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
 }

@@ -2,7 +2,6 @@
 //! pause is kept in memory and saved as a cursor, so neither the next poll nor a restarted
 //! daemon calls the API before it may. For APIs that limit the client rather than one
 //! query (GitHub, Stack Exchange): once one query is told to wait, the others must too.
-//! Those sources also share [`Tally`], which fails a poll only when every scope failed.
 
 use super::{PollContext, PollOutput, SourceError};
 use chrono::{DateTime, Utc};
@@ -10,42 +9,6 @@ use std::sync::Mutex;
 
 /// Cursor scope holding the time (RFC 3339) a paused source may call its API again.
 pub const PAUSE_SCOPE: &str = "@paused_until";
-
-/// Why one scope (query) of a poll stopped early.
-pub enum Stop {
-    /// The API asked for a pause; later scopes must not call it either. `error` is set when
-    /// the request itself was refused (rate-limited, throttled), not merely told to slow down.
-    Pause {
-        until: DateTime<Utc>,
-        why: String,
-        error: Option<SourceError>,
-    },
-    Failed(SourceError),
-}
-
-/// The end of one scope: its cursor `value`, unless the API asked for a pause on the way
-/// (`pause`: a used-up quota, a `backoff`). A paused scope keeps what it already fetched
-/// (its cursor goes into `out` under `scope`) and stops the others with [`Stop::Pause`].
-// Same error type as the scope polls that call it; once per scope, so its size is moot.
-#[allow(clippy::result_large_err)]
-pub fn end_scope(
-    out: &mut PollOutput,
-    scope: &str,
-    value: Option<String>,
-    pause: Option<(DateTime<Utc>, String)>,
-) -> Result<Option<String>, Stop> {
-    let Some((until, why)) = pause else {
-        return Ok(value);
-    };
-    if let Some(v) = value {
-        out.cursors.push((scope.to_string(), v));
-    }
-    Err(Stop::Pause {
-        until,
-        why,
-        error: None,
-    })
-}
 
 /// One source's pause, shared by its polls.
 #[derive(Debug, Default)]
@@ -111,40 +74,6 @@ impl Pause {
     }
 }
 
-/// How a poll's scopes went: the poll fails only when every scope it tried failed.
-#[derive(Debug, Default)]
-pub struct Tally {
-    attempted: usize,
-    failed: usize,
-    last_err: Option<SourceError>,
-}
-
-impl Tally {
-    /// A scope is about to be polled.
-    pub fn attempt(&mut self) {
-        self.attempted += 1;
-    }
-
-    /// The scope polled last failed with `e`.
-    pub fn fail(&mut self, e: SourceError) {
-        self.failed += 1;
-        self.last_err = Some(e);
-    }
-
-    /// The poll's result: the last error when every scope tried failed, else `out` with
-    /// each post once (a post found under two names, or on two pages, is reported once).
-    pub fn finish(self, mut out: PollOutput) -> Result<PollOutput, SourceError> {
-        if self.failed > 0 && self.failed == self.attempted {
-            if let Some(e) = self.last_err {
-                return Err(e);
-            }
-        }
-        let mut ids = std::collections::HashSet::new();
-        out.mentions.retain(|m| ids.insert(m.id.clone()));
-        Ok(out)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +97,7 @@ mod tests {
             cursors,
             now,
             max_pages: 1,
+            overlap: chrono::Duration::zero(),
         }
     }
 
@@ -215,23 +145,5 @@ mod tests {
                 "2024-05-01T09:00:00+00:00".to_string()
             )]
         );
-    }
-
-    #[test]
-    fn a_poll_fails_only_when_every_scope_it_tried_failed() {
-        let mut all = Tally::default();
-        all.attempt();
-        all.fail(SourceError::Parse("a".into()));
-        all.attempt();
-        all.fail(SourceError::Parse("b".into()));
-        assert!(
-            matches!(all.finish(PollOutput::default()), Err(SourceError::Parse(m)) if m == "b")
-        );
-        let mut some = Tally::default();
-        some.attempt();
-        some.fail(SourceError::Parse("a".into()));
-        some.attempt();
-        assert!(some.finish(PollOutput::default()).is_ok());
-        assert!(Tally::default().finish(PollOutput::default()).is_ok());
     }
 }

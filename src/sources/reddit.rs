@@ -6,13 +6,13 @@
 //! `<platform>:<app ID>:<version> (by /u/<username>)`.
 
 use super::http::FetchError;
+use super::scaffold::{join_title, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop};
 use super::text::normalize_whitespace;
-use super::{PollContext, PollOutput, Source, SourceError};
+use super::{PollContext, PollOutput, SourceError};
 use crate::config::Secret;
 use crate::model::RawMention;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use serde::Deserialize;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,19 +67,6 @@ const PUBLIC_BASE: &str = "https://www.reddit.com";
 impl RedditConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
-        for (key, url) in [
-            ("base_url", self.base_url.as_ref()),
-            ("auth_url", Some(&self.auth_url)),
-        ] {
-            if let Some(u) = url {
-                if !matches!(u.scheme(), "http" | "https") {
-                    problems.push((
-                        key.to_string(),
-                        format!("unsupported scheme `{}`: use http or https", u.scheme()),
-                    ));
-                }
-            }
-        }
         match (&self.client_id, &self.client_secret) {
             (Some(_), None) => problems.push((
                 "client_secret".into(),
@@ -163,28 +150,6 @@ struct Token {
     expires: Instant,
 }
 
-/// Where one product's search stopped: newest `created_utc` second and the fullnames seen in it.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-struct Cursor {
-    t: i64,
-    ids: Vec<String>,
-}
-
-impl Cursor {
-    fn seen(&self, t: i64, id: &str) -> bool {
-        t < self.t || (t == self.t && self.ids.iter().any(|i| i == id))
-    }
-    fn advance(&mut self, t: i64, id: &str) {
-        if t > self.t {
-            self.t = t;
-            self.ids.clear();
-        }
-        if t == self.t && !self.ids.iter().any(|i| i == id) {
-            self.ids.push(id.to_string());
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 struct TokenResponse {
     access_token: String,
@@ -239,28 +204,22 @@ struct ApiError {
     message: Option<String>,
 }
 
-/// One thing polled per poll, with its own cursor.
-enum Scope<'a> {
+/// One listing polled per poll, with its own cursor.
+pub enum Target {
     /// Post search for a product's names.
-    Search { product: &'a str, query: String },
+    Search { product: String, query: String },
     /// The newest comments of a subreddit, matched against every product.
-    Comments { subreddit: &'a str },
+    Comments { subreddit: String },
 }
 
-impl Scope<'_> {
+impl Target {
     /// Cursor key, also used in messages.
     fn key(&self) -> String {
         match self {
-            Scope::Search { product, .. } => product.to_string(),
-            Scope::Comments { subreddit } => format!("r/{subreddit} comments"),
+            Target::Search { product, .. } => product.clone(),
+            Target::Comments { subreddit } => format!("r/{subreddit} comments"),
         }
     }
-}
-
-struct ScopeResult {
-    mentions: Vec<RawMention>,
-    cursor: Option<Cursor>,
-    truncated: bool,
 }
 
 impl Reddit {
@@ -351,7 +310,7 @@ impl Reddit {
             .join(" OR ")
     }
 
-    fn page_url(&self, scope: &Scope<'_>, after: Option<&str>) -> String {
+    fn page_url(&self, scope: &Target, after: Option<&str>) -> String {
         let mut url = self.base();
         // The OAuth host serves `/search`; the public site wants the `.json` suffix.
         let json = if self.config.authenticated() {
@@ -360,14 +319,14 @@ impl Reddit {
             ".json"
         };
         let leaf = match scope {
-            Scope::Search { .. } => format!("search{json}"),
-            Scope::Comments { subreddit } => format!("r/{subreddit}/comments{json}"),
+            Target::Search { .. } => format!("search{json}"),
+            Target::Comments { subreddit } => format!("r/{subreddit}/comments{json}"),
         };
         let path = format!("{}/{leaf}", url.path().trim_end_matches('/'));
         url.set_path(&path);
         {
             let mut pairs = url.query_pairs_mut();
-            if let Scope::Search { query, .. } = scope {
+            if let Target::Search { query, .. } = scope {
                 pairs.append_pair("q", query);
                 pairs.append_pair("sort", "new");
                 pairs.append_pair("type", "link");
@@ -387,7 +346,7 @@ impl Reddit {
         &self,
         ctx: &PollContext,
         url: &str,
-        quota: &mut Option<i64>,
+        quota: &mut Option<(i64, Option<Duration>)>,
     ) -> Result<Listing, SourceError> {
         let authed = self.config.authenticated();
         let mut renew = false;
@@ -418,7 +377,7 @@ impl Reddit {
                 .header("x-ratelimit-remaining")
                 .and_then(|v| v.trim().parse::<f64>().ok())
             {
-                *quota = Some(left.floor() as i64);
+                *quota = Some((left.floor() as i64, reset_after(&fetched)));
             }
             return match fetched.json::<Listing>() {
                 Ok(l) => Ok(l),
@@ -441,63 +400,6 @@ impl Reddit {
             };
         }
     }
-
-    async fn poll_scope(
-        &self,
-        ctx: &PollContext,
-        scope: &Scope<'_>,
-        seen_ids: &mut HashSet<String>,
-        quota: &mut Option<i64>,
-    ) -> Result<ScopeResult, SourceError> {
-        let key = scope.key();
-        let old: Option<Cursor> = ctx
-            .cursors
-            .get(&key)
-            .and_then(|c| serde_json::from_str(c).ok());
-        let mut cursor = old.clone().unwrap_or_default();
-        let mut fetched_any = false;
-        let mut mentions = Vec::new();
-        let mut after: Option<String> = None;
-        let mut pages = 0usize;
-        let mut truncated = false;
-        loop {
-            let listing = self
-                .get_page(ctx, &self.page_url(scope, after.as_deref()), quota)
-                .await?;
-            pages += 1;
-            let mut reached_cursor = false;
-            for thing in &listing.data.children {
-                let d = &thing.data;
-                let t = d.created_utc.floor() as i64;
-                if old.as_ref().is_some_and(|c| c.seen(t, &d.name)) {
-                    // Newest first: everything after this was fetched by an earlier poll.
-                    reached_cursor = true;
-                    break;
-                }
-                fetched_any = true;
-                cursor.advance(t, &d.name);
-                if let Some(m) = mention(ctx, scope, d) {
-                    if seen_ids.insert(m.id.clone()) {
-                        mentions.push(m);
-                    }
-                }
-            }
-            after = listing.data.after.filter(|a| !a.is_empty());
-            if reached_cursor || after.is_none() || old.is_none() {
-                break;
-            }
-            if pages >= ctx.max_pages.max(1) {
-                truncated = true;
-                break;
-            }
-        }
-        tracing::debug!(source = %ctx.source, scope = %key, pages, kept = mentions.len(), "reddit listing done");
-        Ok(ScopeResult {
-            mentions,
-            cursor: fetched_any.then_some(cursor),
-            truncated,
-        })
-    }
 }
 
 /// `X-Ratelimit-Reset` is the number of seconds until the window ends.
@@ -509,7 +411,11 @@ fn reset_after(fetched: &super::http::Fetched) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
-fn mention(ctx: &PollContext, scope: &Scope<'_>, d: &ThingData) -> Option<RawMention> {
+fn mention(ctx: &PollContext, scope: &Target, d: ThingData) -> Entry {
+    let t = d.created_utc.floor() as i64;
+    let Some(published_at) = DateTime::<Utc>::from_timestamp(t, 0) else {
+        return Entry::dropped(ctx.now, d.name, Drop::Rejected("bad time"));
+    };
     let title = d
         .title
         .as_deref()
@@ -521,33 +427,28 @@ fn mention(ctx: &PollContext, scope: &Scope<'_>, d: &ThingData) -> Option<RawMen
         .or(d.body.as_deref())
         .map(normalize_whitespace)
         .unwrap_or_default();
-    let text = match (title.is_empty(), body.is_empty()) {
-        (false, false) => format!("{title}. {body}"),
-        (false, true) => title,
-        (true, _) => body,
-    };
+    let text = join_title(title, body);
+    if text.is_empty() {
+        return Entry::dropped(published_at, d.name, Drop::Rejected("empty item"));
+    }
     // Reddit search stems and matches words anywhere (also in URLs): re-check the text.
     // Comment listings are not searched at all: keep the ones naming any product.
     let products = ctx.matcher.products_in(&text);
     let keep = match scope {
-        Scope::Search { product, .. } => products.iter().any(|p| p == product),
-        Scope::Comments { .. } => !products.is_empty(),
+        Target::Search { product, .. } => products.iter().any(|p| p == product),
+        Target::Comments { .. } => !products.is_empty(),
     };
-    if text.is_empty() || !keep {
-        return None;
+    if !keep {
+        return Entry::dropped(published_at, d.name, Drop::Unmatched);
     }
-    let published_at = DateTime::<Utc>::from_timestamp(d.created_utc.floor() as i64, 0)?;
-    Some(RawMention {
+    Entry::of(RawMention {
         source: ctx.source.clone(),
         id: d.name.clone(),
         url: d
             .permalink
             .as_deref()
             .map(|p| format!("https://www.reddit.com{p}")),
-        author: d
-            .author
-            .clone()
-            .filter(|a| !a.is_empty() && a != "[deleted]"),
+        author: d.author.filter(|a| !a.is_empty() && a != "[deleted]"),
         published_at,
         products,
         text,
@@ -557,75 +458,71 @@ fn mention(ctx: &PollContext, scope: &Scope<'_>, d: &ThingData) -> Option<RawMen
 }
 
 #[async_trait::async_trait]
-impl Source for Reddit {
-    async fn poll(&self, ctx: &PollContext) -> Result<PollOutput, SourceError> {
-        let mut out = PollOutput::default();
+impl Api for Reddit {
+    type Scope = Target;
+
+    fn name(&self) -> &'static str {
+        "reddit"
+    }
+
+    fn order(&self) -> Order {
+        Order::NewestFirst
+    }
+
+    async fn begin(&self, _ctx: &PollContext, out: &mut PollOutput) -> Result<(), SourceError> {
         if !self.config.authenticated() {
             out.warnings.push("reddit is polled without OAuth credentials; Reddit throttles or refuses such clients: set client_id and client_secret".into());
         }
-        let mut seen_ids = HashSet::new();
-        let mut last_err = None;
-        let mut quota = None;
-        let mut attempted = 0;
-        let mut scopes: Vec<Scope<'_>> = ctx
+        Ok(())
+    }
+
+    fn scopes(&self, ctx: &PollContext) -> Vec<Scope<Target>> {
+        let mut targets: Vec<Target> = ctx
             .products
             .iter()
-            .map(|p| Scope::Search {
-                product: &p.name,
+            .map(|p| Target::Search {
+                product: p.name.clone(),
                 query: Self::query(&p.names().collect::<Vec<_>>()),
             })
             .collect();
-        scopes.extend(self.config.subreddits.iter().map(|s| Scope::Comments {
-            subreddit: subreddit_name(s),
+        targets.extend(self.config.subreddits.iter().map(|s| Target::Comments {
+            subreddit: subreddit_name(s).to_string(),
         }));
-        for scope in &scopes {
-            let key = scope.key();
-            if quota.is_some_and(|q: i64| q <= 0) {
-                out.warnings.push(format!(
-                    "reddit request quota used up; {key:?} waits for the next poll"
+        targets
+            .into_iter()
+            .map(|t| Scope::new(t.key(), t))
+            .collect()
+    }
+
+    async fn fetch(
+        &self,
+        ctx: &PollContext,
+        target: &Target,
+        req: &PageRequest<'_>,
+    ) -> Result<Page, Stop> {
+        let mut quota = None;
+        let listing = self
+            .get_page(ctx, &self.page_url(target, req.token), &mut quota)
+            .await?;
+        let next = listing.data.after.filter(|a| !a.is_empty());
+        let entries = listing
+            .data
+            .children
+            .into_iter()
+            .map(|thing| mention(ctx, target, thing.data))
+            .collect();
+        let mut page = Page::of(entries, next);
+        if let Some((left, reset)) = quota {
+            page.quota = Some(left);
+            if left <= 0 {
+                // Reddit's window resets after `x-ratelimit-reset` seconds: rest until then.
+                let wait = reset.unwrap_or(Duration::from_secs(60));
+                page.pause = Some((
+                    ctx.now + chrono::Duration::from_std(wait).unwrap_or_default(),
+                    "reddit request quota used up".to_string(),
                 ));
-                continue;
-            }
-            attempted += 1;
-            match self.poll_scope(ctx, scope, &mut seen_ids, &mut quota).await {
-                Ok(r) => {
-                    out.mentions.extend(r.mentions);
-                    if let Some(c) = r.cursor {
-                        out.cursors.push((
-                            key.clone(),
-                            serde_json::to_string(&c).expect("cursor serialises"),
-                        ));
-                    }
-                    if r.truncated {
-                        out.warnings.push(format!(
-                            "{key:?}: more than {} pages of new items; older ones were skipped (poll more often)",
-                            ctx.max_pages
-                        ));
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(source = %ctx.source, scope = %key, error = %e, "reddit poll failed");
-                    out.errors.push(format!("{key:?}: {e}"));
-                    // Bad credentials or a spent quota fail every scope the same way: stop here.
-                    let fatal = matches!(
-                        e,
-                        SourceError::Auth(_)
-                            | SourceError::Config(_)
-                            | SourceError::Fetch(FetchError::RateLimited { .. })
-                    );
-                    last_err = Some(e);
-                    if fatal {
-                        break;
-                    }
-                }
             }
         }
-        out.quota_remaining = quota;
-        if attempted > 0 && out.errors.len() == attempted {
-            if let Some(e) = last_err {
-                return Err(e);
-            }
-        }
-        Ok(out)
+        Ok(page)
     }
 }

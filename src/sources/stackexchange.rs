@@ -3,13 +3,14 @@
 //! gzip); the API's own throttle signals live in the body: `backoff` (seconds before the
 //! next call to the method) and `quota_remaining` (calls left today).
 
-use super::pause::{end_scope, Pause, Stop, Tally};
+use super::pause::Pause;
+use super::scaffold::{names, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop};
 use super::text::html_to_text;
-use super::{FetchError, PollContext, PollOutput, Source, SourceError};
+use super::{FetchError, PollContext, SourceError};
 use crate::config::Secret;
 use crate::model::RawMention;
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::time::Duration;
 
 /// Largest page the API serves.
@@ -48,15 +49,6 @@ fn default_lookback() -> Duration {
 impl StackExchangeConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        if !matches!(self.base_url.scheme(), "http" | "https") {
-            out.push((
-                "base_url".into(),
-                format!(
-                    "unsupported scheme `{}`: use http or https",
-                    self.base_url.scheme()
-                ),
-            ));
-        }
         if self.sites.is_empty() {
             out.push((
                 "sites".into(),
@@ -113,19 +105,16 @@ struct Wrapper {
     error_message: Option<String>,
 }
 
-/// Where one (site, query) stopped: newest creation time and the ids seen at that second
-/// (`fromdate` is inclusive, so they come back next time).
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Cursor {
-    newest: i64,
-    #[serde(default)]
-    ids: Vec<String>,
-}
-
 pub struct StackExchange {
     config: StackExchangeConfig,
-    /// The API asked us to stay away until then (`backoff`, throttle, exhausted quota).
+    /// The API asked us to stay away until then (rate limit, `backoff`, used-up quota).
     pause: Pause,
+}
+
+/// One (site, query) search.
+pub struct Search {
+    site: String,
+    query: String,
 }
 
 impl StackExchange {
@@ -163,99 +152,6 @@ impl StackExchange {
         u.to_string()
     }
 
-    async fn poll_scope(
-        &self,
-        ctx: &PollContext,
-        site: &str,
-        query: &str,
-        scope: &str,
-        out: &mut PollOutput,
-    ) -> Result<Option<String>, Stop> {
-        let mut cursor: Cursor = ctx
-            .cursors
-            .get(scope)
-            .and_then(|c| serde_json::from_str(c).ok())
-            .unwrap_or_else(|| Cursor {
-                newest: (ctx.now - lookback(self.config.lookback)).timestamp(),
-                ids: Vec::new(),
-            });
-        let fromdate = cursor.newest;
-        let mut newest = cursor.newest;
-        let mut ids_at_newest = std::mem::take(&mut cursor.ids);
-        let seen_before = ids_at_newest.clone();
-        let mut pause = None;
-        for page in 1..=ctx.max_pages.max(1) as u32 {
-            let url = self.search_url(site, query, fromdate, page);
-            let wrapper = match ctx.http.get(&url, &[]).await {
-                Ok(fetched) => fetched
-                    .json::<Wrapper>()
-                    .map_err(|e| Stop::Failed(SourceError::Parse(e)))?,
-                Err(e) => return Err(self.classify_error(ctx, e)),
-            };
-            if let Some(q) = wrapper.quota_remaining {
-                out.quota_remaining = Some(out.quota_remaining.map_or(q, |o: i64| o.min(q)));
-            }
-            if let Some(id) = wrapper.error_id {
-                return Err(Stop::Failed(SourceError::Parse(format!(
-                    "stack exchange error {id} {}: {}",
-                    wrapper.error_name.unwrap_or_default(),
-                    wrapper.error_message.unwrap_or_default()
-                ))));
-            }
-            let items = wrapper.items.ok_or_else(|| {
-                Stop::Failed(SourceError::Parse(format!(
-                    "response from {} has no `items` (the API's format may have changed)",
-                    site
-                )))
-            })?;
-            for item in items {
-                let Some(m) = self.mention(ctx, site, item) else {
-                    continue;
-                };
-                let t = m.published_at.timestamp();
-                // Older than asked for (a server ignoring `fromdate`), or the boundary
-                // second's items seen last time.
-                if t < fromdate || (t == fromdate && seen_before.contains(&m.id)) {
-                    continue;
-                }
-                if t > newest {
-                    newest = t;
-                    ids_at_newest.clear();
-                }
-                if t == newest && !ids_at_newest.contains(&m.id) {
-                    ids_at_newest.push(m.id.clone());
-                }
-                out.mentions.push(m);
-            }
-            if let Some(secs) = wrapper.backoff {
-                // "Wait N seconds before calling that method again": everything we call is the
-                // same method, so the whole source rests.
-                pause = Some((
-                    ctx.now + ChronoDuration::seconds(secs as i64),
-                    format!("stack exchange asked for a {secs}s backoff"),
-                ));
-                break;
-            }
-            if wrapper.quota_remaining == Some(0) {
-                pause = Some((
-                    next_utc_midnight(ctx.now),
-                    "stack exchange daily quota is used up (add a `key` for 10,000 a day)"
-                        .to_string(),
-                ));
-                break;
-            }
-            if !wrapper.has_more {
-                break;
-            }
-        }
-        let cursor = Cursor {
-            newest,
-            ids: ids_at_newest,
-        };
-        let value = serde_json::to_string(&cursor).ok();
-        end_scope(out, scope, value, pause)
-    }
-
     fn classify_error(&self, ctx: &PollContext, e: FetchError) -> Stop {
         match &e {
             FetchError::RateLimited { retry_after, .. } => Stop::Pause {
@@ -287,12 +183,22 @@ impl StackExchange {
         }
     }
 
-    fn mention(&self, ctx: &PollContext, site: &str, item: Excerpt) -> Option<RawMention> {
-        let published_at = Utc.timestamp_opt(item.creation_date, 0).single()?;
-        let (kind, native) = match item.item_type.as_str() {
-            "answer" => ("a", item.answer_id?),
-            _ => ("q", item.question_id?),
+    fn mention(&self, ctx: &PollContext, site: &str, item: Excerpt) -> Entry {
+        let Some(published_at) = Utc.timestamp_opt(item.creation_date, 0).single() else {
+            return Entry::dropped(ctx.now, format!("{site}/?"), Drop::Rejected("bad time"));
         };
+        let (kind, native) = match item.item_type.as_str() {
+            "answer" => ("a", item.answer_id),
+            _ => ("q", item.question_id),
+        };
+        let Some(native) = native else {
+            return Entry::dropped(
+                published_at,
+                format!("{site}/{kind}/?"),
+                Drop::Rejected("no id"),
+            );
+        };
+        let id = format!("{site}/{kind}/{native}");
         let body = item
             .body
             .or(item.excerpt)
@@ -311,11 +217,11 @@ impl StackExchange {
             body
         };
         if text.is_empty() {
-            return None;
+            return Entry::dropped(published_at, id, Drop::Rejected("empty post"));
         }
-        Some(RawMention {
+        Entry::of(RawMention {
             source: ctx.source.clone(),
-            id: format!("{site}/{kind}/{native}"),
+            id,
             url: Some(format!("https://{}/{kind}/{native}", site_domain(site))),
             author: item
                 .owner
@@ -331,60 +237,94 @@ impl StackExchange {
 }
 
 #[async_trait::async_trait]
-impl Source for StackExchange {
-    async fn poll(&self, ctx: &PollContext) -> Result<PollOutput, SourceError> {
-        if let Some(skipped) = self.pause.skip(ctx, "stack exchange") {
-            return Ok(skipped);
-        }
-        let mut out = PollOutput::default();
-        let queries = queries(ctx);
-        let scopes: Vec<(String, String)> = self
-            .config
+impl Api for StackExchange {
+    type Scope = Search;
+
+    fn name(&self) -> &'static str {
+        "stack exchange"
+    }
+
+    fn order(&self) -> Order {
+        Order::OldestFirst
+    }
+
+    fn pause(&self) -> Option<&Pause> {
+        Some(&self.pause)
+    }
+
+    fn lookback(&self) -> Option<Duration> {
+        Some(self.config.lookback)
+    }
+
+    fn scopes(&self, ctx: &PollContext) -> Vec<Scope<Search>> {
+        let queries = names(ctx);
+        self.config
             .sites
             .iter()
-            .flat_map(|s| queries.iter().map(move |q| (s.clone(), q.clone())))
-            .collect();
-        let mut tally = Tally::default();
-        for (i, (site, query)) in scopes.iter().enumerate() {
-            let scope = format!("{site}:{query}");
-            tally.attempt();
-            match self.poll_scope(ctx, site, query, &scope, &mut out).await {
-                Ok(cursor) => {
-                    if let Some(c) = cursor {
-                        out.cursors.push((scope, c));
-                    }
-                }
-                Err(Stop::Failed(e)) => {
-                    tracing::warn!(source = %ctx.source, site = %site, query = %query, error = %e, "stack exchange search failed");
-                    out.errors.push(format!("{scope}: {e}"));
-                    tally.fail(e);
-                }
-                Err(Stop::Pause { until, why, error }) => {
-                    tracing::warn!(source = %ctx.source, site = %site, query = %query, until = %until, reason = %why, "stack exchange asked us to pause");
-                    let left = scopes.len() - i - 1;
-                    if let Some(e) = self.pause.start(&mut out, &scope, left, until, &why, error) {
-                        tally.fail(e);
-                    }
-                    break;
-                }
-            }
-        }
-        tally.finish(out)
+            .flat_map(|site| {
+                queries.iter().map(move |(query, _)| {
+                    Scope::new(
+                        format!("{site}:{query}"),
+                        Search {
+                            site: site.clone(),
+                            query: query.clone(),
+                        },
+                    )
+                })
+            })
+            .collect()
     }
-}
 
-/// Product names and aliases, each once (case-insensitively), in config order.
-fn queries(ctx: &PollContext) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for p in ctx.products.iter() {
-        for name in p.names() {
-            let name = name.trim();
-            if !name.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(name)) {
-                out.push(name.to_string());
-            }
+    async fn fetch(
+        &self,
+        ctx: &PollContext,
+        search: &Search,
+        req: &PageRequest<'_>,
+    ) -> Result<Page, Stop> {
+        let site = search.site.as_str();
+        let fromdate = req
+            .floor
+            .unwrap_or_else(|| ctx.now - lookback(self.config.lookback))
+            .timestamp();
+        let url = self.search_url(site, &search.query, fromdate, req.page as u32);
+        let wrapper = match ctx.http.get(&url, &[]).await {
+            Ok(fetched) => fetched.json::<Wrapper>().map_err(SourceError::Parse)?,
+            Err(e) => return Err(self.classify_error(ctx, e)),
+        };
+        if let Some(id) = wrapper.error_id {
+            return Err(Stop::Failed(SourceError::Parse(format!(
+                "stack exchange error {id} {}: {}",
+                wrapper.error_name.unwrap_or_default(),
+                wrapper.error_message.unwrap_or_default()
+            ))));
         }
+        let items = wrapper.items.ok_or_else(|| {
+            SourceError::Parse(format!(
+                "response from {site} has no `items` (the API's format may have changed)"
+            ))
+        })?;
+        let entries = items
+            .into_iter()
+            .map(|item| self.mention(ctx, site, item))
+            .collect();
+        let next = wrapper.has_more.then(|| (req.page + 1).to_string());
+        let mut page = Page::of(entries, next);
+        page.quota = wrapper.quota_remaining;
+        if let Some(secs) = wrapper.backoff {
+            // "Wait N seconds before calling that method again": everything we call is the
+            // same method, so the whole source rests.
+            page.pause = Some((
+                ctx.now + ChronoDuration::seconds(secs as i64),
+                format!("stack exchange asked for a {secs}s backoff"),
+            ));
+        } else if wrapper.quota_remaining == Some(0) {
+            page.pause = Some((
+                next_utc_midnight(ctx.now),
+                "stack exchange daily quota is used up (add a `key` for 10,000 a day)".to_string(),
+            ));
+        }
+        Ok(page)
     }
-    out
 }
 
 fn lookback(d: Duration) -> ChronoDuration {

@@ -4,15 +4,13 @@
 //! A selector that matches nothing is reported as a warning: a changed page layout must
 //! not look like a quiet day.
 
+use super::scaffold::{templated, Api, Entry, Order, Page, PageRequest, Scope, Stop};
 use super::text::{html_to_text, normalize_whitespace};
-use super::{PollContext, PollOutput, Source, SourceError};
+use super::{PollContext, PollOutput, SourceError};
 use crate::model::RawMention;
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use scraper::{ElementRef, Html, Selector};
-use serde::{Deserialize, Serialize};
-
-/// Most ids remembered per URL beyond those on the current page.
-const SEEN_CAP: usize = 500;
+use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,15 +41,6 @@ pub struct WebConfig {
 impl WebConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        let probe = self.url.replace("{query}", "x");
-        match url::Url::parse(&probe) {
-            Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
-            Ok(u) => out.push((
-                "url".into(),
-                format!("unsupported scheme `{}`: use http or https", u.scheme()),
-            )),
-            Err(e) => out.push(("url".into(), format!("invalid URL `{}`: {e}", self.url))),
-        }
         for (key, sel) in self.selectors() {
             if let Err(e) = Selector::parse(sel) {
                 out.push((
@@ -109,16 +98,6 @@ impl Selectors {
     }
 }
 
-/// What is remembered per page URL between polls.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct PageCursor {
-    /// Ids seen, newest page first.
-    #[serde(default)]
-    seen: Vec<String>,
-    etag: Option<String>,
-    last_modified: Option<String>,
-}
-
 pub struct Web {
     config: WebConfig,
     selectors: Result<Selectors, SourceError>,
@@ -129,171 +108,111 @@ impl Web {
         let selectors = Selectors::compile(&config);
         Web { config, selectors }
     }
+}
 
-    fn urls(&self, ctx: &PollContext) -> Vec<String> {
-        if !self.config.url.contains("{query}") {
-            return vec![self.config.url.clone()];
-        }
-        let mut out = Vec::new();
-        for p in ctx.products.iter() {
-            for name in p.names() {
-                let q: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
-                let u = self.config.url.replace("{query}", &q);
-                if !out.contains(&u) {
-                    out.push(u);
-                }
-            }
-        }
-        out
+#[async_trait::async_trait]
+impl Api for Web {
+    type Scope = String;
+
+    fn name(&self) -> &'static str {
+        "web"
     }
 
-    async fn poll_page(
+    fn order(&self) -> Order {
+        Order::Unordered
+    }
+
+    /// Page items often carry no time, or a coarse one: every item on the pages read goes
+    /// to the store's dedup, and unseen ids decide whether to read the next page.
+    fn time_window(&self) -> bool {
+        false
+    }
+
+    async fn begin(&self, _ctx: &PollContext, _out: &mut PollOutput) -> Result<(), SourceError> {
+        self.selectors.as_ref().map(|_| ()).map_err(Clone::clone)
+    }
+
+    fn scopes(&self, ctx: &PollContext) -> Vec<Scope<String>> {
+        templated(&self.config.url, ctx)
+            .into_iter()
+            .map(|u| Scope {
+                key: u.clone(),
+                group: u.clone(),
+                inner: u,
+            })
+            .collect()
+    }
+
+    async fn fetch(
         &self,
         ctx: &PollContext,
-        sel: &Selectors,
-        url: &str,
-        out: &mut PollOutput,
-    ) -> Result<Option<String>, SourceError> {
-        let mut cursor: PageCursor = ctx
-            .cursors
-            .get(url)
-            .and_then(|c| serde_json::from_str(c).ok())
-            .unwrap_or_default();
+        url: &String,
+        req: &PageRequest<'_>,
+    ) -> Result<Page, Stop> {
+        let sel = self.selectors.as_ref().map_err(Clone::clone)?;
+        let page_url = req.token.unwrap_or(url);
+        let page_url = url::Url::parse(page_url)
+            .map_err(|e| SourceError::Config(format!("invalid URL `{page_url}`: {e}")))?;
+        // Validators only describe the first page.
         let mut headers = Vec::new();
-        if let Some(etag) = &cursor.etag {
-            headers.push(("If-None-Match", etag.clone()));
+        if req.page == 1 {
+            if let Some(etag) = &req.cursor.etag {
+                headers.push(("If-None-Match", etag.clone()));
+            }
+            if let Some(lm) = &req.cursor.last_modified {
+                headers.push(("If-Modified-Since", lm.clone()));
+            }
         }
-        if let Some(lm) = &cursor.last_modified {
-            headers.push(("If-Modified-Since", lm.clone()));
+        let fetched = ctx.http.get(page_url.as_str(), &headers).await?;
+        if fetched.status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(Page {
+                not_modified: req.page == 1,
+                ..Page::default()
+            });
         }
-        let mut page_ids = Vec::new();
-        let mut validators = (None, None);
-        let mut page_url = url::Url::parse(url)
-            .map_err(|e| SourceError::Config(format!("invalid URL `{url}`: {e}")))?;
-        for page in 1..=ctx.max_pages.max(1) {
-            // Validators only describe the first page.
-            let fetched = match ctx
-                .http
-                .get(page_url.as_str(), if page == 1 { &headers } else { &[] })
-                .await
-            {
-                Ok(f) => f,
-                Err(e) if page == 1 => return Err(e.into()),
-                Err(e) => {
-                    // Keep what the earlier pages gave; the rest is retried next poll.
-                    out.errors.push(format!("{page_url}: {e}"));
-                    break;
-                }
-            };
-            if fetched.status == reqwest::StatusCode::NOT_MODIFIED {
-                if page == 1 {
-                    return Ok(None);
-                }
-                break;
-            }
-            if page == 1 {
-                validators = (
-                    fetched.header("etag").map(str::to_string),
-                    fetched.header("last-modified").map(str::to_string),
-                );
-            }
-            let html = String::from_utf8_lossy(&fetched.body);
-            let scraped = scrape(&html, sel, &page_url, ctx.now);
-            // A missing item selector on a later page is as telling as on the first; the
-            // sub-selectors are judged per page too.
-            for key in &scraped.unmatched {
-                let selector = self
-                    .config
-                    .selectors()
-                    .into_iter()
-                    .find(|(k, _)| k == key)
-                    .map(|(_, s)| s)
-                    .unwrap_or_default();
-                tracing::warn!(source = %ctx.source, url = %page_url, selector = %selector, "selector matched nothing");
-                out.warnings.push(format!(
-                    "selector `{selector}` matched nothing on {page_url}: the page layout may have changed"
-                ));
-            }
-            let mut fresh = 0;
-            for item in scraped.items {
-                if page_ids.contains(&item.id) {
-                    continue;
-                }
-                page_ids.push(item.id.clone());
-                if cursor.seen.contains(&item.id) {
-                    continue;
-                }
-                fresh += 1;
-                out.mentions.push(RawMention {
+        let html = String::from_utf8_lossy(&fetched.body);
+        let scraped = scrape(&html, sel, &page_url, ctx.now);
+        let mut warnings = Vec::new();
+        // A missing item selector on a later page is as telling as on the first; the
+        // sub-selectors are judged per page too.
+        for key in &scraped.unmatched {
+            let selector = self
+                .config
+                .selectors()
+                .into_iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, s)| s)
+                .unwrap_or_default();
+            tracing::warn!(source = %ctx.source, url = %page_url, selector = %selector, "selector matched nothing");
+            warnings.push(format!(
+                "selector `{selector}` matched nothing on {page_url}: the page layout may have changed"
+            ));
+        }
+        let language = scraped.language;
+        let entries = scraped
+            .items
+            .into_iter()
+            .map(|item| {
+                Entry::of(RawMention {
                     source: ctx.source.clone(),
                     id: item.id,
                     url: item.link,
                     author: item.author,
                     published_at: item.time.unwrap_or(ctx.now),
                     text: item.text,
-                    language: scraped.language.clone(),
+                    language: language.clone(),
                     engagement: None,
                     products: Vec::new(),
-                });
-            }
-            // A page of items seen before means the older pages were seen too.
-            let next = scraped.next.and_then(|n| url::Url::parse(&n).ok());
-            match next {
-                Some(n) if fresh > 0 && n != page_url => page_url = n,
-                _ => break,
-            }
-        }
-        // Everything on the current page plus the most recent older ids: an item that
-        // stays on the page is never reported twice, however long the page is.
-        let keep = SEEN_CAP.max(page_ids.len());
-        let mut seen = page_ids;
-        for id in cursor.seen.drain(..) {
-            if seen.len() >= keep {
-                break;
-            }
-            if !seen.contains(&id) {
-                seen.push(id);
-            }
-        }
-        let cursor = PageCursor {
-            seen,
-            etag: validators.0,
-            last_modified: validators.1,
-        };
-        Ok(serde_json::to_string(&cursor).ok())
-    }
-}
-
-#[async_trait::async_trait]
-impl Source for Web {
-    async fn poll(&self, ctx: &PollContext) -> Result<PollOutput, SourceError> {
-        let sel = self.selectors.as_ref().map_err(Clone::clone)?;
-        let urls = self.urls(ctx);
-        let mut out = PollOutput::default();
-        let mut last_err = None;
-        for url in &urls {
-            match self.poll_page(ctx, sel, url, &mut out).await {
-                Ok(cursor) => {
-                    if let Some(c) = cursor {
-                        out.cursors.push((url.clone(), c));
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(source = %ctx.source, url = %url, error = %e, "web page fetch failed");
-                    out.errors.push(format!("{url}: {e}"));
-                    last_err = Some(e);
-                }
-            }
-        }
-        if out.errors.len() == urls.len() {
-            if let Some(e) = last_err {
-                return Err(e);
-            }
-        }
-        // A post found under two names (or on two pages) is reported once.
-        let mut ids = std::collections::HashSet::new();
-        out.mentions.retain(|m| ids.insert(m.id.clone()));
-        Ok(out)
+                })
+            })
+            .collect();
+        let next = scraped.next.filter(|n| *n != page_url.as_str());
+        Ok(Page {
+            warnings,
+            etag: fetched.header("etag").map(str::to_string),
+            last_modified: fetched.header("last-modified").map(str::to_string),
+            ..Page::of(entries, next)
+        })
     }
 }
 

@@ -29,7 +29,7 @@ pub mod records;
 use crate::model::Label;
 use crate::trend::{BucketCounts, Granularity};
 use chrono::{DateTime, TimeZone, Utc};
-pub use records::{decode, encode, MentionRecord, SourceStatus, SCHEMA_VERSION};
+pub use records::{decode, encode, MentionRecord, PollCounts, SourceStatus, SCHEMA_VERSION};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -505,6 +505,13 @@ impl Store {
     /// Bytes on disk.
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// Whether a post with this source and id was stored (or seen as a duplicate) before:
+    /// a cheap look-up that spares re-classifying what a poll's overlap reads again. Id
+    /// dedup entries outlive retention, so a pruned post is still known.
+    pub fn is_known(&self, source: &str, id: &str) -> Result<bool, StoreError> {
+        Ok(self.data.contains_key(dedup_id_key(source, id))?)
     }
 
     /// Insert a batch of classified mentions: dedup, store one record per matched product,
@@ -983,7 +990,7 @@ impl Store {
 
     pub fn source_status(&self, source: &str) -> Result<Option<SourceStatus>, StoreError> {
         match self.status.get(source.as_bytes())? {
-            Some(v) => Ok(Some(decode(&v)?)),
+            Some(v) => Ok(Some(SourceStatus::decode(&v)?)),
             None => Ok(None),
         }
     }
@@ -992,7 +999,7 @@ impl Store {
         let mut out = Vec::new();
         for item in self.status.iter() {
             let (_, v) = item?;
-            out.push(decode(&v)?);
+            out.push(SourceStatus::decode(&v)?);
         }
         Ok(out)
     }
