@@ -262,20 +262,42 @@ async fn empty_result() {
     mount_login(&server, 1).await;
     Mock::given(method("GET"))
         .and(path(SEARCH))
+        .and(query_param("since", "2024-04-30T13:05:00.000Z"))
         .respond_with(json(200, &fixture("bluesky/search_empty.json")))
         .expect(1)
         .mount(&server)
         .await;
-    let out = source(&server)
+    let bsky = source(&server);
+    let out = bsky
         .poll(&ctx("bsky", widgetron(), HashMap::new()))
         .await
         .unwrap();
     assert!(out.mentions.is_empty() && out.errors.is_empty());
-    assert!(saved(&out)["Widgetron"].contains("2024-04-30T13:05:00Z"));
+    assert_eq!(out.counts.fetched, 0);
+    // Nothing seen: no newest time is saved...
+    for (_, c) in &out.cursors {
+        let c: serde_json::Value = serde_json::from_str(c).unwrap();
+        assert!(
+            c.get("newest").is_none() && c.get("resume").is_none(),
+            "{c}"
+        );
+    }
+    // ...so the next poll, an hour later, is again a first poll over the lookback window.
+    Mock::given(method("GET"))
+        .and(path(SEARCH))
+        .and(query_param("since", "2024-04-30T14:05:00.000Z"))
+        .respond_with(json(200, &fixture("bluesky/search_empty.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut later = ctx("bsky", widgetron(), saved(&out));
+    later.now += ChronoDuration::hours(1);
+    let again = bsky.poll(&later).await.unwrap();
+    assert!(again.mentions.is_empty() && again.errors.is_empty());
 }
 
 #[tokio::test]
-async fn restart_resumes_from_the_cursor_without_duplicates() {
+async fn restart_rereads_the_overlap_from_the_cursor() {
     let server = MockServer::start().await;
     // A restart logs in again (sessions live in memory only).
     mount_login(&server, 2).await;
@@ -286,10 +308,28 @@ async fn restart_resumes_from_the_cursor_without_duplicates() {
         .expect(1)
         .mount(&server)
         .await;
+    // From the newest post seen (12:34:56.789) minus the overlap. The index now lists two
+    // newer posts, the one seen before, and (sloppily) one older than the window.
+    let mut newer: serde_json::Value =
+        serde_json::from_str(&fixture("bluesky/search_page1.json")).unwrap();
+    let seen: serde_json::Value =
+        serde_json::from_str(&fixture("bluesky/search_page2.json")).unwrap();
+    let old: serde_json::Value = serde_json::from_str(
+        &seen["posts"][0]
+            .to_string()
+            .replace("3ksq2wv7cx22a", "3ksq2aaaaaa0a")
+            .replace("2024-05-01T12:34:5", "2024-05-01T11:30:0"),
+    )
+    .unwrap();
+    let posts = newer["posts"].as_array_mut().unwrap();
+    posts.push(seen["posts"][0].clone());
+    posts.push(old);
+    newer.as_object_mut().unwrap().remove("cursor");
     Mock::given(method("GET"))
         .and(path(SEARCH))
-        .and(query_param("since", "2024-05-01T12:34:56.789Z"))
-        .respond_with(json(200, &fixture("bluesky/search_page2.json")))
+        .and(query_param("since", "2024-05-01T11:34:56.789Z"))
+        .and(query_param_is_missing("cursor"))
+        .respond_with(json(200, &newer.to_string()))
         .expect(1)
         .mount(&server)
         .await;
@@ -302,8 +342,20 @@ async fn restart_resumes_from_the_cursor_without_duplicates() {
         .poll(&ctx("bsky", widgetron(), saved(&first)))
         .await
         .unwrap();
-    // `since` is inclusive: the boundary post comes back and is dropped.
-    assert!(second.mentions.is_empty(), "{:?}", second.mentions);
+    // The post seen before is inside the overlap and comes again (the store drops it);
+    // the one older than the window does not.
+    let ids: Vec<&str> = second
+        .mentions
+        .iter()
+        .map(|m| m.id.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(ids, ["3ksq3aaaaaa2b", "3ksq2zz7cx33b", "3ksq2wv7cx22a"]);
+    assert_accounted(&second);
+    assert!(second.truncated.is_empty() && second.warnings.is_empty());
+    assert_eq!(
+        newest_of(&second, "Widgetron"),
+        time_of(&serde_json::json!("2024-05-01T12:58:00Z"))
+    );
 }
 
 #[tokio::test]

@@ -174,6 +174,10 @@ async fn empty_result() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(PATH))
+        .and(query_param(
+            "q",
+            "\"Widgetron\" is:issue created:>=2024-04-30T13:05:00Z",
+        ))
         .respond_with(ok(&fixture("github/search_empty.json")))
         .expect(1)
         .mount(&server)
@@ -183,11 +187,34 @@ async fn empty_result() {
         .await
         .unwrap();
     assert!(out.mentions.is_empty() && out.errors.is_empty());
-    assert!(saved(&out)["Widgetron"].contains("2024-04-30T13:05:00Z"));
+    assert_eq!(out.counts.fetched, 0);
+    // Nothing seen: no newest time is saved...
+    for (_, c) in &out.cursors {
+        let c: serde_json::Value = serde_json::from_str(c).unwrap();
+        assert!(
+            c.get("newest").is_none() && c.get("resume").is_none(),
+            "{c}"
+        );
+    }
+    // ...so the next poll, an hour later, is again a first poll over the lookback window.
+    Mock::given(method("GET"))
+        .and(path(PATH))
+        .and(query_param(
+            "q",
+            "\"Widgetron\" is:issue created:>=2024-04-30T14:05:00Z",
+        ))
+        .respond_with(ok(&fixture("github/search_empty.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut later = ctx("gh", widgetron(), saved(&out));
+    later.now += chrono::Duration::hours(1);
+    let again = source(&server, false).poll(&later).await.unwrap();
+    assert!(again.mentions.is_empty() && again.errors.is_empty());
 }
 
 #[tokio::test]
-async fn restart_resumes_from_the_cursor_without_duplicates() {
+async fn restart_rereads_the_overlap_from_the_cursor() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(PATH))
@@ -199,13 +226,27 @@ async fn restart_resumes_from_the_cursor_without_duplicates() {
         .expect(1)
         .mount(&server)
         .await;
+    // From the newest creation time seen (12:55:00) minus the overlap. The search index
+    // now also lists two issues it indexed late (12:34:56 and 12:40:10) and, sloppily, one
+    // older than the window.
+    let mut late: serde_json::Value =
+        serde_json::from_str(&fixture("github/search_page1.json")).unwrap();
+    let again: serde_json::Value =
+        serde_json::from_str(&fixture("github/search_page2.json")).unwrap();
+    let items = late["items"].as_array_mut().unwrap();
+    let mut old = items[0].clone();
+    old["id"] = 2280000000u64.into();
+    old["created_at"] = "2024-05-01T11:50:00Z".into();
+    items.insert(0, old);
+    items.push(again["items"][0].clone());
+    late["total_count"] = 4.into();
     Mock::given(method("GET"))
         .and(path(PATH))
         .and(query_param(
             "q",
-            "\"Widgetron\" is:issue created:>=2024-05-01T12:55:00Z",
+            "\"Widgetron\" is:issue created:>=2024-05-01T11:55:00Z",
         ))
-        .respond_with(ok(&fixture("github/search_page2.json")))
+        .respond_with(ok(&late.to_string()))
         .expect(1)
         .mount(&server)
         .await;
@@ -218,8 +259,14 @@ async fn restart_resumes_from_the_cursor_without_duplicates() {
         .poll(&ctx("gh", widgetron(), saved(&first)))
         .await
         .unwrap();
-    // The boundary issue comes back (`>=`) but is not reported twice.
-    assert!(second.mentions.is_empty());
+    // The late issues inside the overlap are read, and so is the one seen before (the
+    // store drops it); the one older than the window is not.
+    let ids: Vec<&str> = second.mentions.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["2280000001", "2280000002", "2280000003"]);
+    assert_accounted(&second);
+    assert!(second.truncated.is_empty() && second.warnings.is_empty());
+    // Nothing newer than 12:55:00: the stored cursor stays.
+    assert!(second.cursors.is_empty(), "{:?}", second.cursors);
 }
 
 #[tokio::test]

@@ -7,8 +7,9 @@ use chrono::{TimeZone, Utc};
 use pulse::sources::hackernews::{HackerNews, HackerNewsConfig};
 use pulse::sources::{FetchError, Source, SourceError};
 use sources::{
-    assert_poll_refuses_oversized, assert_poll_times_out, ctx, fixture, oversized_json,
-    poll_after_retry_after, product, saved,
+    assert_accounted, assert_poll_refuses_oversized, assert_poll_times_out, at, ctx, cursor_of,
+    cursors_at, fixture, newest_of, overlap, oversized_json, poll_after_retry_after, product,
+    saved, time_of,
 };
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -75,15 +76,21 @@ async fn normal_page_is_normalised_and_rechecked() {
     assert_eq!(comment.text, "I tried Widgetron's retry logic. Works well.");
     assert_eq!(comment.engagement, None);
     assert_eq!(comment.language, None);
-    let cursor: serde_json::Value = serde_json::from_str(&saved(&out)["widgetron"]).unwrap();
-    assert_eq!(cursor["t"], 1714570000);
-    assert_eq!(cursor["ids"], serde_json::json!(["40210100"]));
+    // The widgetronic hit is read and accounted for as unmatched, not silently skipped.
+    assert_eq!((out.counts.fetched, out.counts.unmatched), (3, 1));
+    assert_accounted(&out);
+    let cursor = cursor_of(&out, "widgetron");
+    assert_eq!(time_of(&cursor["newest"]), at(1714570000));
+    // A first poll takes the newest page only: nothing is left to resume.
+    assert!(cursor.get("resume").is_none(), "{cursor}");
+    assert!(out.truncated.is_empty());
     assert!(out.errors.is_empty() && out.warnings.is_empty());
 }
 
 #[tokio::test]
 async fn pages_until_nb_pages_when_resuming() {
     let server = MockServer::start().await;
+    // The poll re-reads from `newest − overlap`.
     let filter = "created_at_i>=1714500000";
     polling_call()
         .and(query_param("numericFilters", filter))
@@ -99,14 +106,14 @@ async fn pages_until_nb_pages_when_resuming() {
         .expect(1)
         .mount(&server)
         .await;
-    let cursors = HashMap::from([(
-        "widgetron".to_string(),
-        r#"{"t":1714500000,"ids":[]}"#.to_string(),
-    )]);
+    let cursors = cursors_at("widgetron", at(1714500000) + overlap());
     let out = source(&server)
         .poll(&ctx("hn", widgetron(), cursors))
         .await
         .unwrap();
+    assert_accounted(&out);
+    assert!(out.truncated.is_empty() && out.warnings.is_empty());
+    assert_eq!(newest_of(&out, "widgetron"), at(1714570000));
     let ids: Vec<&str> = out.mentions.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids, ["40210100", "40210044", "40209990"]);
     assert_eq!(
@@ -119,24 +126,59 @@ async fn pages_until_nb_pages_when_resuming() {
 async fn page_cap_is_reported() {
     let server = MockServer::start().await;
     polling_call()
+        .and(query_param("numericFilters", "created_at_i>=1714500000"))
         .and(query_param("page", "0"))
         .respond_with(json(fixture("hackernews/page0.json")))
         .expect(1)
         .mount(&server)
         .await;
-    let cursors = HashMap::from([(
-        "widgetron".to_string(),
-        r#"{"t":1714500000,"ids":[]}"#.to_string(),
-    )]);
+    let cursors = cursors_at("widgetron", at(1714500000) + overlap());
     let mut ctx = ctx("hn", widgetron(), cursors);
     ctx.max_pages = 1;
     let out = source(&server).poll(&ctx).await.unwrap();
     assert_eq!(out.mentions.len(), 2);
-    assert!(
-        out.warnings[0].contains("more than 1 pages"),
-        "{:?}",
-        out.warnings
+    assert_eq!(out.truncated, ["widgetron"]);
+    assert_eq!(
+        out.warnings,
+        ["widgetron: more than 1 pages of new items; the next poll goes on where this one stopped"]
     );
+    // The cursor says where the next poll goes on: below the oldest hit read, down to the
+    // floor this poll did not reach.
+    let cursor = cursor_of(&out, "widgetron");
+    assert_eq!(time_of(&cursor["newest"]), at(1714570000));
+    assert_eq!(time_of(&cursor["resume"]["floor"]), at(1714500000));
+    assert_eq!(time_of(&cursor["resume"]["upper"]), at(1714566000));
+
+    // The next poll asks for exactly that range, from page 0, and reads the rest.
+    server.reset().await;
+    polling_call()
+        .and(query_param(
+            "numericFilters",
+            "created_at_i>=1714500000,created_at_i<=1714566000",
+        ))
+        .and(query_param("page", "0"))
+        .respond_with(json(
+            fixture("hackernews/page1.json").replace("\"nbPages\": 2", "\"nbPages\": 1"),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // The top is read again down to the floor the last walk did not reach.
+    polling_call()
+        .and(query_param("numericFilters", "created_at_i>=1714500000"))
+        .and(query_param("page", "0"))
+        .respond_with(json(fixture("hackernews/empty.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut next = sources::ctx("hn", widgetron(), saved(&out));
+    next.max_pages = 2;
+    let rest = source(&server).poll(&next).await.unwrap();
+    let ids: Vec<&str> = rest.mentions.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["40209990"]);
+    assert!(rest.truncated.is_empty() && rest.warnings.is_empty());
+    let cursor = cursor_of(&rest, "widgetron");
+    assert!(cursor.get("resume").is_none(), "{cursor}");
 }
 
 #[tokio::test]
@@ -147,10 +189,7 @@ async fn empty_result_keeps_the_cursor() {
         .expect(1)
         .mount(&server)
         .await;
-    let cursors = HashMap::from([(
-        "widgetron".to_string(),
-        r#"{"t":1714570000,"ids":["40210100"]}"#.to_string(),
-    )]);
+    let cursors = cursors_at("widgetron", at(1714570000));
     let out = source(&server)
         .poll(&ctx("hn", widgetron(), cursors))
         .await
@@ -172,11 +211,22 @@ async fn restart_resumes_from_the_stored_cursor() {
         .expect(1)
         .mount(&server)
         .await;
-    // After the restart only items at or after the newest second seen are asked for.
+    // After the restart the poll asks from the newest time seen minus the overlap
+    // (1714570000 − 3600). The answer holds a late hit inside the overlap (40210160) and
+    // one older than the floor (40209990, which a sloppy index might still return).
+    let mut newer: serde_json::Value =
+        serde_json::from_str(&fixture("hackernews/newer.json")).unwrap();
+    let hits = newer["hits"].as_array_mut().unwrap();
+    let mut late = hits[1].clone();
+    late["objectID"] = "40210160".into();
+    late["created_at_i"] = 1714568000.into();
+    hits.push(late);
+    let page1: serde_json::Value = serde_json::from_str(&fixture("hackernews/page1.json")).unwrap();
+    hits.push(page1["hits"][0].clone());
     polling_call()
-        .and(query_param("numericFilters", "created_at_i>=1714570000"))
+        .and(query_param("numericFilters", "created_at_i>=1714566400"))
         .and(query_param("page", "0"))
-        .respond_with(json(fixture("hackernews/newer.json")))
+        .respond_with(json(newer.to_string()))
         .expect(1)
         .mount(&server)
         .await;
@@ -191,10 +241,12 @@ async fn restart_resumes_from_the_stored_cursor() {
         .await
         .unwrap();
     let ids: Vec<&str> = second.mentions.iter().map(|m| m.id.as_str()).collect();
-    // 40210100 is in the boundary second and was seen; 40210150 shares the second but is new.
-    assert_eq!(ids, ["40210200", "40210150"]);
-    let cursor: serde_json::Value = serde_json::from_str(&saved(&second)["widgetron"]).unwrap();
-    assert_eq!(cursor["t"], 1714571000);
+    // Everything inside the overlap is handed on again (40210100 was seen: the store's
+    // dedup drops it), the late 40210160 included; 40209990 is older than the floor.
+    assert_eq!(ids, ["40210200", "40210150", "40210100", "40210160"]);
+    assert_eq!(second.counts.fetched, 4);
+    assert_accounted(&second);
+    assert_eq!(newest_of(&second, "widgetron"), at(1714571000));
 }
 
 #[tokio::test]

@@ -8,8 +8,8 @@ use chrono::{TimeZone, Utc};
 use pulse::sources::lemmy::{Lemmy, LemmyConfig};
 use pulse::sources::{FetchError, Source, SourceError};
 use sources::{
-    assert_poll_refuses_oversized, assert_poll_times_out, ctx, fixture, oversized_json,
-    poll_after_retry_after, product, saved,
+    assert_accounted, assert_poll_refuses_oversized, assert_poll_times_out, ctx, cursor_at,
+    cursor_of, fixture, newest_of, oversized_json, poll_after_retry_after, product, saved, time_of,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -50,11 +50,10 @@ fn scope(server: &MockServer) -> String {
     format!("{} widgetron", server.uri())
 }
 
-fn resume(server: &MockServer, t: &str, ids: &[&str]) -> HashMap<String, String> {
-    HashMap::from([(
-        scope(server),
-        serde_json::json!({"t": t, "ids": ids}).to_string(),
-    )])
+/// The cursor of a previous poll whose newest item was published at `t` (RFC 3339).
+fn resume(server: &MockServer, t: &str) -> HashMap<String, String> {
+    let t = time_of(&serde_json::json!(t));
+    HashMap::from([(scope(server), cursor_at(t))])
 }
 
 #[tokio::test]
@@ -116,16 +115,21 @@ async fn normal_page_has_posts_and_comments() {
         "language_id 37 via /api/v3/site"
     );
     assert_eq!(comment.language, None, "language_id 0 is undetermined");
-    // The same source object polls again: nothing new, and the language table is cached.
+    assert_eq!((out.counts.fetched, out.counts.unmatched), (4, 1));
+    assert_accounted(&out);
+    // The same source object polls again: everything is inside the overlap and handed on
+    // again (the store drops it), the cursor stays, and the language table is cached.
     let again = lemmy
         .poll(&ctx("lemmy", widgetron(), saved(&out)))
         .await
         .unwrap();
-    assert!(again.mentions.is_empty());
-    let cursor: serde_json::Value = serde_json::from_str(&saved(&out)[&scope(&server)]).unwrap();
+    let again_ids: Vec<&str> = again.mentions.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(again_ids, ids);
+    assert_eq!(again.mentions[0].language.as_deref(), Some("en"));
+    assert!(again.cursors.is_empty(), "{:?}", again.cursors);
     assert_eq!(
-        cursor,
-        serde_json::json!({"t": "2024-05-01T12:50:00.111111Z", "ids": ["https://programming.example/post/1234570"]})
+        cursor_of(&out, &scope(&server)),
+        serde_json::json!({"newest": "2024-05-01T12:50:00.111111Z"})
     );
 }
 
@@ -148,7 +152,8 @@ async fn pages_while_either_list_is_full_and_new() {
         .poll(&ctx(
             "lemmy",
             widgetron(),
-            resume(&server, "2024-05-01T09:00:00Z", &[]),
+            // Reads down to 09:00.
+            resume(&server, "2024-05-01T10:00:00Z"),
         ))
         .await
         .unwrap();
@@ -157,8 +162,12 @@ async fn pages_while_either_list_is_full_and_new() {
         .iter()
         .map(|m| m.id.rsplit('/').next().unwrap())
         .collect();
-    // The removed post on page 2 is not a mention.
+    // The removed post on page 2 is not a mention, but it is accounted for.
     assert_eq!(ids, ["1234570", "1234569", "9876544", "1234500"]);
+    assert_eq!(out.counts.fetched, 6);
+    assert_eq!((out.counts.unmatched, out.counts.rejected), (1, 1));
+    assert_accounted(&out);
+    assert!(out.truncated.is_empty() && out.warnings.is_empty());
 }
 
 #[tokio::test]
@@ -173,7 +182,7 @@ async fn empty_result() {
         .poll(&ctx(
             "lemmy",
             widgetron(),
-            resume(&server, "2024-05-01T12:50:00.111111Z", &[]),
+            resume(&server, "2024-05-01T12:50:00.111111Z"),
         ))
         .await
         .unwrap();
@@ -191,14 +200,22 @@ async fn restart_stops_at_the_stored_cursor() {
         .with_priority(1)
         .mount(&server)
         .await;
+    // After the restart: the new items, the ones inside the overlap, and one older than
+    // the window (11:00, before 12:50:00.111111 − 1h).
+    let mut newer: serde_json::Value = serde_json::from_str(&fixture("lemmy/newer.json")).unwrap();
+    let old: serde_json::Value = serde_json::from_str(&fixture("lemmy/search_page2.json")).unwrap();
+    newer["posts"]
+        .as_array_mut()
+        .unwrap()
+        .push(old["posts"][0].clone());
     search_call("50")
         .and(query_param("page", "1"))
-        .respond_with(json(fixture("lemmy/newer.json")))
+        .respond_with(json(newer.to_string()))
         .expect(1)
         .with_priority(2)
         .mount(&server)
         .await;
-    // Both lists reach the cursor on page 1: page 2 is never asked for.
+    // Both lists end on page 1: page 2 is never asked for.
     search_call("50")
         .and(query_param("page", "2"))
         .respond_with(json(fixture("lemmy/empty.json")))
@@ -219,9 +236,14 @@ async fn restart_stops_at_the_stored_cursor() {
         .iter()
         .map(|m| m.id.rsplit('/').next().unwrap())
         .collect();
-    assert_eq!(ids, ["1234580", "9876550"]);
-    let cursor: serde_json::Value = serde_json::from_str(&saved(&second)[&scope(&server)]).unwrap();
-    assert_eq!(cursor["t"], "2024-05-01T13:00:00Z");
+    // 1234570 and 9876544 are inside the overlap: handed on again (the store drops them);
+    // 1234500 is older than the window.
+    assert_eq!(ids, ["1234580", "1234570", "9876550", "9876544"]);
+    assert_accounted(&second);
+    assert_eq!(
+        newest_of(&second, &scope(&server)),
+        time_of(&serde_json::json!("2024-05-01T13:00:00Z"))
+    );
 }
 
 #[tokio::test]

@@ -4,12 +4,14 @@
 #[path = "common/sources.rs"]
 mod sources;
 
+use chrono::DateTime;
 use chrono::{TimeZone, Utc};
 use pulse::sources::mastodon::{Mastodon, MastodonConfig};
 use pulse::sources::{FetchError, Source, SourceError};
 use sources::{
-    assert_poll_refuses_oversized, assert_poll_times_out, ctx, fixture, oversized_json,
-    poll_after_retry_after, product_excluding, saved,
+    assert_accounted, assert_poll_refuses_oversized, assert_poll_times_out, ctx, cursor_of,
+    fixture, newest_of, overlap, oversized_json, poll_after_retry_after, product_excluding, saved,
+    time_of,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -45,6 +47,25 @@ fn tag_call(tag: &str) -> wiremock::MockBuilder {
 
 fn scope(server: &MockServer, tag: &str) -> String {
     format!("{} #{tag}", server.uri())
+}
+
+/// The lowest Snowflake status id of a moment: milliseconds in the top 48 bits.
+fn snowflake(t: DateTime<Utc>) -> String {
+    ((t.timestamp_millis() as u64) << 16).to_string()
+}
+
+/// 12:40:10.123Z, the newest status of `tag_widgetron.json`.
+fn first_newest() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 5, 1, 12, 40, 10).unwrap() + chrono::Duration::milliseconds(123)
+}
+
+/// The cursor the first poll of `tag_widgetron.json` saves.
+fn after_first_poll(server: &MockServer) -> HashMap<String, String> {
+    HashMap::from([(
+        scope(server, "widgetron"),
+        serde_json::json!({"newest": "2024-05-01T12:40:10.123Z", "last_id": "112299000000000003"})
+            .to_string(),
+    )])
 }
 
 #[tokio::test]
@@ -113,17 +134,30 @@ async fn normal_page_with_default_tags_from_names() {
         Some(297),
         "X-RateLimit-Remaining is reported"
     );
-    let cursors = saved(&out);
-    assert_eq!(cursors[&scope(&server, "widgetron")], "112299000000000003");
-    assert_eq!(cursors[&scope(&server, "widgetpro")], "112299000000000010");
+    // The toaster post is read and accounted for, not silently skipped.
+    assert_eq!(out.counts.fetched, 4);
+    assert_accounted(&out);
+    assert_eq!(
+        cursor_of(&out, &scope(&server, "widgetron")),
+        serde_json::json!({"newest": "2024-05-01T12:40:10.123Z", "last_id": "112299000000000003"})
+    );
+    assert_eq!(
+        cursor_of(&out, &scope(&server, "widgetpro")),
+        serde_json::json!({"newest": "2024-05-01T12:50:00Z", "last_id": "112299000000000010"})
+    );
 }
 
 #[tokio::test]
 async fn pages_forward_with_min_id_until_a_short_page() {
     let server = MockServer::start().await;
+    // The first page starts at the Snowflake of `newest − overlap`; the next ones go on
+    // from the newest id of the page before.
     tag_call("widgetron")
         .and(query_param("limit", "2"))
-        .and(query_param("min_id", "112299000000000003"))
+        .and(query_param(
+            "min_id",
+            snowflake(first_newest() - overlap()).as_str(),
+        ))
         .respond_with(json(fixture("mastodon/newer_page1.json")))
         .expect(1)
         .mount(&server)
@@ -135,10 +169,7 @@ async fn pages_forward_with_min_id_until_a_short_page() {
         .expect(1)
         .mount(&server)
         .await;
-    let cursors = HashMap::from([(
-        scope(&server, "widgetron"),
-        "112299000000000003".to_string(),
-    )]);
+    let cursors = after_first_poll(&server);
     let out = source(&[&server], "limit = 2")
         .poll(&ctx("mastodon", widgetron(), cursors))
         .await
@@ -157,9 +188,10 @@ async fn pages_forward_with_min_id_until_a_short_page() {
         ]
     );
     assert_eq!(out.mentions[1].language, None);
+    assert!(out.truncated.is_empty() && out.warnings.is_empty());
     assert_eq!(
-        saved(&out)[&scope(&server, "widgetron")],
-        "112299000000000006"
+        cursor_of(&out, &scope(&server, "widgetron")),
+        serde_json::json!({"newest": "2024-05-01T13:10:00Z", "last_id": "112299000000000006"})
     );
 }
 
@@ -184,14 +216,15 @@ async fn explicit_tags_replace_the_defaults() {
 async fn empty_timeline() {
     let server = MockServer::start().await;
     tag_call("widgetron")
+        .and(query_param(
+            "min_id",
+            snowflake(first_newest() - overlap()).as_str(),
+        ))
         .respond_with(json(fixture("mastodon/empty.json")))
         .expect(1)
         .mount(&server)
         .await;
-    let cursors = HashMap::from([(
-        scope(&server, "widgetron"),
-        "112299000000000003".to_string(),
-    )]);
+    let cursors = after_first_poll(&server);
     let out = source(&[&server], "")
         .poll(&ctx("mastodon", widgetron(), cursors))
         .await
@@ -208,9 +241,28 @@ async fn restart_asks_only_for_newer_statuses() {
         .expect(1)
         .mount(&server)
         .await;
+    // From the Snowflake of 12:40:10.123 − 1h the instance lists the new statuses, the ones
+    // inside the overlap, and (sloppily) one older than that.
+    let mut statuses: Vec<serde_json::Value> =
+        serde_json::from_str(&fixture("mastodon/newer_page1.json")).unwrap();
+    let seen: Vec<serde_json::Value> =
+        serde_json::from_str(&fixture("mastodon/tag_widgetron.json")).unwrap();
+    let old: serde_json::Value = serde_json::from_str(
+        &seen[0]
+            .to_string()
+            .replace("112299000000000003", "112299000000000000"),
+    )
+    .unwrap();
+    statuses.extend(seen);
+    let mut old = old;
+    old["created_at"] = "2024-05-01T11:30:00.000Z".into();
+    statuses.push(old);
     tag_call("widgetron")
-        .and(query_param("min_id", "112299000000000003"))
-        .respond_with(json(fixture("mastodon/newer_page1.json")))
+        .and(query_param(
+            "min_id",
+            snowflake(first_newest() - overlap()).as_str(),
+        ))
+        .respond_with(json(serde_json::Value::from(statuses).to_string()))
         .expect(1)
         .mount(&server)
         .await;
@@ -223,13 +275,29 @@ async fn restart_asks_only_for_newer_statuses() {
         .poll(&ctx("mastodon", widgetron(), saved(&first)))
         .await
         .unwrap();
-    assert_eq!(second.mentions.len(), 2);
-    assert!(second
+    let ids: Vec<&str> = second
         .mentions
         .iter()
-        .all(|m| m.id.ends_with("05") || m.id.ends_with("04")));
+        .map(|m| m.id.rsplit('/').next().unwrap())
+        .collect();
+    // 03 and 02 are inside the overlap: handed on again (the store drops them); the
+    // toaster post (01) is vetoed; 00 is older than the window.
     assert_eq!(
-        saved(&second)[&scope(&server, "widgetron")],
+        ids,
+        [
+            "112299000000000005",
+            "112299000000000004",
+            "112299000000000003",
+            "112299000000000002"
+        ]
+    );
+    assert_accounted(&second);
+    assert_eq!(
+        newest_of(&second, &scope(&server, "widgetron")),
+        time_of(&serde_json::json!("2024-05-01T13:05:00Z"))
+    );
+    assert_eq!(
+        cursor_of(&second, &scope(&server, "widgetron"))["last_id"],
         "112299000000000005"
     );
 }

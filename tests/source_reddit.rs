@@ -8,8 +8,9 @@ use chrono::{TimeZone, Utc};
 use pulse::sources::reddit::{Reddit, RedditConfig};
 use pulse::sources::{FetchError, Source, SourceError};
 use sources::{
-    assert_poll_refuses_oversized, assert_poll_times_out, ctx, fixture, oversized_json,
-    poll_after_retry_after, product, saved,
+    assert_accounted, assert_poll_refuses_oversized, assert_poll_times_out, at, ctx, cursor_of,
+    cursors_at, fixture, newest_of, overlap, oversized_json, poll_after_retry_after, product,
+    saved,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -85,11 +86,10 @@ fn search_call() -> wiremock::MockBuilder {
         .and(query_param("limit", "100"))
 }
 
-fn resume_from(t: i64, ids: &[&str]) -> HashMap<String, String> {
-    HashMap::from([(
-        "Widgetron".to_string(),
-        serde_json::json!({"t": t, "ids": ids}).to_string(),
-    )])
+/// The cursor of a previous poll whose newest item was published at `t`: this poll reads
+/// down to `t − overlap`.
+fn resume_from(t: i64) -> HashMap<String, String> {
+    cursors_at("Widgetron", at(t))
 }
 
 #[test]
@@ -149,10 +149,12 @@ async fn normal_page_with_oauth() {
     );
     assert_eq!(out.quota_remaining, Some(598));
     assert!(out.warnings.is_empty());
-    let cursor: serde_json::Value = serde_json::from_str(&saved(&out)["Widgetron"]).unwrap();
+    // The link post is read and accounted for as unmatched.
+    assert_eq!((out.counts.fetched, out.counts.unmatched), (3, 1));
+    assert_accounted(&out);
     assert_eq!(
-        cursor,
-        serde_json::json!({"t": 1714570000, "ids": ["t3_1cxyz12"]})
+        cursor_of(&out, "Widgetron"),
+        serde_json::json!({"newest": "2024-05-01T13:26:40Z"})
     );
 }
 
@@ -173,11 +175,18 @@ async fn follows_after_until_the_listing_ends() {
         .mount(&server)
         .await;
     let out = source(&server)
-        .poll(&ctx("reddit", widgetron(), resume_from(1714500000, &[])))
+        .poll(&ctx(
+            "reddit",
+            widgetron(),
+            resume_from(1714500000 + overlap().num_seconds()),
+        ))
         .await
         .unwrap();
     let ids: Vec<&str> = out.mentions.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids, ["t3_1cxyz12", "t3_1cxyz10", "t3_1cxyz05"]);
+    assert!(out.truncated.is_empty() && out.warnings.is_empty());
+    assert_accounted(&out);
+    assert_eq!(newest_of(&out, "Widgetron"), at(1714570000));
 }
 
 #[tokio::test]
@@ -190,11 +199,7 @@ async fn empty_result() {
         .mount(&server)
         .await;
     let out = source(&server)
-        .poll(&ctx(
-            "reddit",
-            widgetron(),
-            resume_from(1714570000, &["t3_1cxyz12"]),
-        ))
+        .poll(&ctx("reddit", widgetron(), resume_from(1714570000)))
         .await
         .unwrap();
     assert!(out.mentions.is_empty() && out.cursors.is_empty() && out.errors.is_empty());
@@ -218,9 +223,20 @@ async fn restart_stops_at_the_stored_cursor() {
         .with_priority(2)
         .mount(&server)
         .await;
-    // Reddit has no "since": the poller must not page past what it has seen.
+    // Reddit has no "since": the poller pages on while the listing is inside the window
+    // (down to 1714570000 − 1h) and stops at the first page reaching below it.
+    let mut older: serde_json::Value =
+        serde_json::from_str(&fixture("reddit/search_page1.json")).unwrap();
+    let children = older["data"]["children"].as_array_mut().unwrap();
+    children.drain(..2); // t3_1cxyz10, older than the window
     search_call()
         .and(query_param("after", "t3_1cxyz11"))
+        .respond_with(json(older.to_string()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    search_call()
+        .and(query_param("after", "t3_1cxyz10"))
         .respond_with(listing("empty.json"))
         .expect(0)
         .mount(&server)
@@ -235,11 +251,13 @@ async fn restart_stops_at_the_stored_cursor() {
         .await
         .unwrap();
     let ids: Vec<&str> = second.mentions.iter().map(|m| m.id.as_str()).collect();
-    assert_eq!(ids, ["t3_1cxyz20"]);
-    let cursor: serde_json::Value = serde_json::from_str(&saved(&second)["Widgetron"]).unwrap();
+    // t3_1cxyz12 is inside the overlap and handed on again (the store drops it);
+    // t3_1cxyz10 names the product but is older than the window.
+    assert_eq!(ids, ["t3_1cxyz20", "t3_1cxyz12"]);
+    assert_accounted(&second);
     assert_eq!(
-        cursor,
-        serde_json::json!({"t": 1714571000, "ids": ["t3_1cxyz20"]})
+        cursor_of(&second, "Widgetron"),
+        serde_json::json!({"newest": "2024-05-01T13:43:20Z"})
     );
 }
 
@@ -523,10 +541,9 @@ async fn subreddit_comments_are_read_and_matched() {
         m.url.as_deref(),
         Some("https://www.reddit.com/r/rust/comments/1cxyz12/widgetron_03_released/l5abcd2/")
     );
-    let cursor: serde_json::Value = serde_json::from_str(&saved(&out)["r/rust comments"]).unwrap();
     assert_eq!(
-        cursor,
-        serde_json::json!({"t": 1714567300, "ids": ["t1_l5abcd2"]})
+        cursor_of(&out, "r/rust comments"),
+        serde_json::json!({"newest": "2024-05-01T12:41:40Z"})
     );
     let mut bad: RedditConfig = toml::from_str("reddit_username = \"operator\"").unwrap();
     bad.subreddits = vec!["not a sub".into()];

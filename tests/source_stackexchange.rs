@@ -70,8 +70,12 @@ async fn normal_page_is_decoded_and_normalised() {
     assert_eq!(m.published_at.to_rfc3339(), "2024-05-01T12:55:00+00:00");
     assert_eq!(m.engagement, Some(-2));
     assert_eq!(out.quota_remaining, Some(296));
-    let cursors = saved(&out);
-    assert!(cursors["stackoverflow:Widgetron"].contains("1714568100"));
+    assert_accounted(&out);
+    assert_eq!(
+        cursor_of(&out, "stackoverflow:Widgetron"),
+        serde_json::json!({"newest": "2024-05-01T12:55:00Z"})
+    );
+    assert_eq!(newest_of(&out, "stackoverflow:Widgetron"), at(1714568100));
 }
 
 #[tokio::test]
@@ -123,30 +127,30 @@ async fn pagination_follows_has_more_and_decodes_entities() {
 #[tokio::test]
 async fn empty_result_keeps_the_cursor() {
     let server = MockServer::start().await;
+    // From the newest creation time seen minus the overlap.
     Mock::given(method("GET"))
         .and(path(PATH))
+        .and(query_param("fromdate", "1714564500"))
         .respond_with(gz(200, &fixture("stackexchange/search_empty.json")))
         .expect(1)
         .mount(&server)
         .await;
-    let mut cursors = HashMap::new();
-    cursors.insert(
-        "stackoverflow:Widgetron".to_string(),
-        r#"{"newest":1714568100,"ids":["stackoverflow/q/78451400"]}"#.to_string(),
-    );
+    let cursors = cursors_at("stackoverflow:Widgetron", at(1714568100));
     let out = source(&server)
         .poll(&ctx("so", widgetron(), cursors))
         .await
         .unwrap();
     assert!(out.mentions.is_empty() && out.errors.is_empty());
     assert_eq!(out.quota_remaining, Some(295));
-    let c = saved(&out);
-    assert!(c["stackoverflow:Widgetron"].contains("1714568100"));
-    assert!(c["stackoverflow:Widgetron"].contains("78451400"));
+    assert!(
+        out.cursors.is_empty(),
+        "nothing new: the stored cursor stays: {:?}",
+        out.cursors
+    );
 }
 
 #[tokio::test]
-async fn restart_resumes_from_the_cursor_without_duplicates() {
+async fn restart_rereads_the_overlap_from_the_cursor() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(PATH))
@@ -155,12 +159,29 @@ async fn restart_resumes_from_the_cursor_without_duplicates() {
         .expect(1)
         .mount(&server)
         .await;
-    // After the restart only items from the newest seen second on are asked for; the API
-    // returns the boundary item again (`fromdate` is inclusive) plus nothing new.
+    // After the restart items from the newest seen (1714568100) minus the overlap are
+    // asked for. The index now lists a question and an answer it indexed late (inside the
+    // overlap), one older than the window (sloppily), and the item seen before.
+    let mut late: serde_json::Value =
+        serde_json::from_str(&fixture("stackexchange/search_page1.json")).unwrap();
+    let seen: serde_json::Value =
+        serde_json::from_str(&fixture("stackexchange/search_page2.json")).unwrap();
+    let items = late["items"].as_array_mut().unwrap();
+    let old: serde_json::Value = serde_json::from_str(
+        &items[0]
+            .to_string()
+            .replace("78451234", "78450000")
+            .replace("1714566896", "1714564000"),
+    )
+    .unwrap();
+    items.insert(0, old);
+    items.push(seen["items"][0].clone());
+    late["has_more"] = false.into();
     Mock::given(method("GET"))
         .and(path(PATH))
-        .and(query_param("fromdate", "1714568100"))
-        .respond_with(gz(200, &fixture("stackexchange/search_page2.json")))
+        .and(query_param("fromdate", "1714564500"))
+        .and(query_param("page", "1"))
+        .respond_with(gz(200, &late.to_string()))
         .expect(1)
         .mount(&server)
         .await;
@@ -174,8 +195,21 @@ async fn restart_resumes_from_the_cursor_without_duplicates() {
         .poll(&ctx("so", widgetron(), saved(&first)))
         .await
         .unwrap();
-    assert!(second.mentions.is_empty(), "{:?}", second.mentions);
-    assert!(second.errors.is_empty());
+    let ids: Vec<&str> = second.mentions.iter().map(|m| m.id.as_str()).collect();
+    // The late items are read; the one seen before comes again (the store drops it); the
+    // one older than the window does not.
+    assert_eq!(
+        ids,
+        [
+            "stackoverflow/q/78451234",
+            "stackoverflow/a/78451300",
+            "stackoverflow/q/78451400"
+        ]
+    );
+    assert_accounted(&second);
+    assert!(second.errors.is_empty() && second.warnings.is_empty());
+    // Nothing newer than 1714568100: the stored cursor stays.
+    assert!(second.cursors.is_empty(), "{:?}", second.cursors);
 }
 
 #[tokio::test]
@@ -402,7 +436,14 @@ async fn one_failing_query_does_not_stop_the_others() {
         out.errors
     );
     let c = saved(&out);
-    assert!(c.contains_key("stackoverflow:Widgetron") && !c.contains_key("stackoverflow:Gizmo"));
+    assert!(c.contains_key("stackoverflow:Widgetron"));
+    // The failed query keeps only where its next poll must start (its lookback floor,
+    // so the time until then is not skipped), not a newest time it never saw.
+    let gizmo: serde_json::Value = serde_json::from_str(&c["stackoverflow:Gizmo"]).unwrap();
+    assert!(
+        gizmo.get("newest").is_none() && gizmo.get("low").is_some(),
+        "{gizmo}"
+    );
 }
 
 /// The README example, through the real config loader.

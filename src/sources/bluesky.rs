@@ -200,7 +200,8 @@ impl Bluesky {
         Ok(session_from(resp, ctx.now))
     }
 
-    fn search_url(&self, query: &str, req: &PageRequest<'_>) -> String {
+    fn search_url(&self, req: &PageRequest<'_, String>) -> String {
+        let query = req.scope;
         let mut u = self.xrpc("app.bsky.feed.searchPosts");
         {
             let mut q = u.query_pairs_mut();
@@ -233,13 +234,8 @@ impl Bluesky {
 
     /// One page of a search; an access token that died early (revoked, clock skew) is
     /// renewed once.
-    async fn search(
-        &self,
-        ctx: &PollContext,
-        query: &str,
-        req: &PageRequest<'_>,
-    ) -> Result<Page, Stop> {
-        let url = self.search_url(query, req);
+    async fn search(&self, ctx: &PollContext, req: &PageRequest<'_, String>) -> Result<Page, Stop> {
+        let url = self.search_url(req);
         let mut renewed = false;
         let fetched = loop {
             let token = self.access_token(ctx, renewed).await?;
@@ -274,17 +270,10 @@ impl Bluesky {
     }
 }
 
-#[async_trait::async_trait]
 impl Api for Bluesky {
     type Scope = String;
 
-    fn name(&self) -> &'static str {
-        "bluesky"
-    }
-
-    fn order(&self) -> Order {
-        Order::NewestFirst
-    }
+    const ORDER: Order = Order::NewestFirst;
 
     fn lookback(&self) -> Option<Duration> {
         Some(self.config.lookback)
@@ -302,13 +291,8 @@ impl Api for Bluesky {
             .collect()
     }
 
-    async fn fetch(
-        &self,
-        ctx: &PollContext,
-        query: &String,
-        req: &PageRequest<'_>,
-    ) -> Result<Page, Stop> {
-        self.search(ctx, query, req).await
+    async fn fetch(&self, ctx: &PollContext, req: &PageRequest<'_, String>) -> Result<Page, Stop> {
+        self.search(ctx, req).await
     }
 }
 
@@ -367,15 +351,11 @@ fn mention(ctx: &PollContext, post: PostView) -> Entry {
         .clone()
         .unwrap_or(post.author.did.clone());
     Entry::of(RawMention {
-        source: ctx.source.clone(),
         url: Some(format!("https://bsky.app/profile/{profile}/post/{rkey}")),
-        id: post.uri,
         author: Some(profile),
-        published_at: sort_at,
-        text,
         language,
         engagement: post.like_count,
-        products: Vec::new(),
+        ..ctx.mention(post.uri, sort_at, text)
     })
 }
 

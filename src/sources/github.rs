@@ -4,7 +4,9 @@
 //! so every rate-limit answer pauses the whole source until GitHub says it may resume.
 
 use super::pause::Pause;
-use super::scaffold::{join_title, names, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop};
+use super::scaffold::{
+    join_title, names, rate_limit_pause, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop,
+};
 use super::text::html_to_text;
 use super::{FetchError, PollContext, SourceError};
 use crate::config::Secret;
@@ -137,13 +139,11 @@ impl Github {
     }
 
     fn classify_error(&self, ctx: &PollContext, e: FetchError) -> Stop {
+        if let Some(pause) = rate_limit_pause(ctx, &e, "github rate limit (HTTP 429)".into()) {
+            return pause;
+        }
         let err = SourceError::Fetch(e.clone());
         match &e {
-            FetchError::RateLimited { retry_after, .. } => Stop::Pause {
-                until: ctx.now + ChronoDuration::from_std(*retry_after).unwrap_or_default(),
-                why: "github rate limit (HTTP 429)".into(),
-                error: Some(err),
-            },
             FetchError::Status {
                 status: 401,
                 snippet,
@@ -193,17 +193,11 @@ impl Github {
     }
 }
 
-#[async_trait::async_trait]
 impl Api for Github {
     type Scope = String;
 
-    fn name(&self) -> &'static str {
-        "github"
-    }
-
-    fn order(&self) -> Order {
-        Order::OldestFirst
-    }
+    const NAME: &'static str = "github";
+    const ORDER: Order = Order::OldestFirst;
 
     fn pause(&self) -> Option<&Pause> {
         Some(&self.pause)
@@ -213,9 +207,7 @@ impl Api for Github {
         Some(self.config.lookback)
     }
 
-    fn page_cap(&self) -> usize {
-        RESULT_CAP / PER_PAGE
-    }
+    const PAGE_CAP: usize = RESULT_CAP / PER_PAGE;
 
     fn scopes(&self, ctx: &PollContext) -> Vec<Scope<String>> {
         names(ctx)
@@ -224,12 +216,8 @@ impl Api for Github {
             .collect()
     }
 
-    async fn fetch(
-        &self,
-        ctx: &PollContext,
-        query: &String,
-        req: &PageRequest<'_>,
-    ) -> Result<Page, Stop> {
+    async fn fetch(&self, ctx: &PollContext, req: &PageRequest<'_, String>) -> Result<Page, Stop> {
+        let query = req.scope;
         // A walk starts from its floor (also when it resumes: page numbers of an older
         // query would run into the 1,000-result cap); later pages follow `Link`.
         let since = req.floor.unwrap_or(ctx.now);
@@ -278,15 +266,10 @@ fn mention(ctx: &PollContext, issue: Issue) -> Entry {
         return Entry::dropped(issue.created_at, id, Drop::Rejected("empty issue"));
     }
     Entry::of(RawMention {
-        source: ctx.source.clone(),
-        id,
         url: issue.html_url,
         author: issue.user.map(|u| u.login),
-        published_at: issue.created_at,
-        text,
-        language: None,
         engagement: issue.reactions.map(|r| r.total_count),
-        products: Vec::new(),
+        ..ctx.mention(id, issue.created_at, text)
     })
 }
 

@@ -81,7 +81,8 @@ impl HackerNews {
         HackerNews { config }
     }
 
-    fn page_url(&self, query: &Query, req: &PageRequest<'_>, page: u32) -> String {
+    fn page_url(&self, req: &PageRequest<'_, Query>, page: u32) -> String {
+        let query = req.scope;
         let mut url = self.config.base_url.clone();
         let path = format!("{}/search_by_date", url.path().trim_end_matches('/'));
         url.set_path(&path);
@@ -131,33 +132,22 @@ impl HackerNews {
             return Entry::dropped(published_at, hit.object_id, Drop::Unmatched);
         }
         Entry::of(RawMention {
-            source: ctx.source.clone(),
             url: Some(format!(
                 "https://news.ycombinator.com/item?id={}",
                 hit.object_id
             )),
-            id: hit.object_id,
             author: hit.author.filter(|a| !a.is_empty()),
-            published_at,
             products,
-            text,
-            language: None,
             engagement: hit.points,
+            ..ctx.mention(hit.object_id, published_at, text)
         })
     }
 }
 
-#[async_trait::async_trait]
 impl Api for HackerNews {
     type Scope = Query;
 
-    fn name(&self) -> &'static str {
-        "hacker news"
-    }
-
-    fn order(&self) -> Order {
-        Order::NewestFirst
-    }
+    const ORDER: Order = Order::NewestFirst;
 
     fn scopes(&self, ctx: &PollContext) -> Vec<Scope<Query>> {
         names(ctx)
@@ -166,19 +156,15 @@ impl Api for HackerNews {
             .collect()
     }
 
-    async fn fetch(
-        &self,
-        ctx: &PollContext,
-        query: &Query,
-        req: &PageRequest<'_>,
-    ) -> Result<Page, Stop> {
+    async fn fetch(&self, ctx: &PollContext, req: &PageRequest<'_, Query>) -> Result<Page, Stop> {
+        let query = req.scope;
         // A resumed walk asks for its range (`upper`) from page 0.
         let page: u32 = req
             .token
             .filter(|_| req.page > 1)
             .and_then(|t| t.parse().ok())
             .unwrap_or(0);
-        let fetched = ctx.http.get(&self.page_url(query, req, page), &[]).await?;
+        let fetched = ctx.http.get(&self.page_url(req, page), &[]).await?;
         let body: SearchPage = fetched.json().map_err(SourceError::Parse)?;
         let next = (page + 1 < body.nb_pages).then(|| (page + 1).to_string());
         let entries = body

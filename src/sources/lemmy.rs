@@ -336,29 +336,19 @@ fn mention(
         return Entry::dropped(item.published, item.id, Drop::Unmatched);
     }
     Entry::of(RawMention {
-        source: ctx.source.clone(),
         url: Some(item.id.clone()),
-        id: item.id,
         author: item.author,
-        published_at: item.published,
         products,
-        text: item.text,
         language: item.language_id.and_then(|id| languages.get(&id).cloned()),
         engagement: item.score,
+        ..ctx.mention(item.id, item.published, item.text)
     })
 }
 
-#[async_trait::async_trait]
 impl Api for Lemmy {
     type Scope = Query;
 
-    fn name(&self) -> &'static str {
-        "lemmy"
-    }
-
-    fn order(&self) -> Order {
-        Order::NewestFirst
-    }
+    const ORDER: Order = Order::NewestFirst;
 
     fn scopes(&self, ctx: &PollContext) -> Vec<Scope<Query>> {
         let mut out = Vec::new();
@@ -379,12 +369,8 @@ impl Api for Lemmy {
         out
     }
 
-    async fn fetch(
-        &self,
-        ctx: &PollContext,
-        query: &Query,
-        req: &PageRequest<'_>,
-    ) -> Result<Page, Stop> {
+    async fn fetch(&self, ctx: &PollContext, req: &PageRequest<'_, Query>) -> Result<Page, Stop> {
+        let query = req.scope;
         let instance = &query.instance;
         let page: usize = req.token.and_then(|t| t.parse().ok()).unwrap_or(1);
         let url = self.page_url(instance, &query.name, page);

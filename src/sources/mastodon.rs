@@ -213,30 +213,20 @@ fn mention(ctx: &PollContext, tag: &str, s: Status) -> Entry {
         return Entry::dropped(s.created_at, s.uri, Drop::Unmatched);
     }
     Entry::of(RawMention {
-        source: ctx.source.clone(),
-        // `uri` is the same on every instance the status federates to; the local id is not.
-        id: s.uri.clone(),
-        url: s.url.clone().or(Some(s.uri)),
+        url: s.url.clone().or(Some(s.uri.clone())),
         author: s.account.map(|a| a.acct).filter(|a| !a.is_empty()),
-        published_at: s.created_at,
-        text,
         language: s.language.filter(|l| !l.is_empty()),
         engagement: s.favourites_count,
         products,
+        // `uri` is the same on every instance the status federates to; the local id is not.
+        ..ctx.mention(s.uri, s.created_at, text)
     })
 }
 
-#[async_trait::async_trait]
 impl Api for Mastodon {
     type Scope = Timeline;
 
-    fn name(&self) -> &'static str {
-        "mastodon"
-    }
-
-    fn order(&self) -> Order {
-        Order::OldestFirst
-    }
+    const ORDER: Order = Order::OldestFirst;
 
     fn scopes(&self, ctx: &PollContext) -> Vec<Scope<Timeline>> {
         let tags = self.tags(&ctx.products);
@@ -260,9 +250,9 @@ impl Api for Mastodon {
     async fn fetch(
         &self,
         ctx: &PollContext,
-        tl: &Timeline,
-        req: &PageRequest<'_>,
+        req: &PageRequest<'_, Timeline>,
     ) -> Result<Page, Stop> {
+        let tl = req.scope;
         // Going on from a page, or from the floor's Snowflake; a server whose ids are not
         // Snowflakes goes on from the newest id it gave (no overlap: README).
         let min_id = match (req.token, req.floor) {

@@ -203,6 +203,23 @@ pub struct PollContext {
     pub overlap: chrono::Duration,
 }
 
+impl PollContext {
+    /// A mention from this source with what every platform gives; the rest is unset.
+    pub fn mention(&self, id: String, published_at: DateTime<Utc>, text: String) -> RawMention {
+        RawMention {
+            source: self.source.clone(),
+            id,
+            url: None,
+            author: None,
+            published_at,
+            text,
+            language: None,
+            engagement: None,
+            products: Vec::new(),
+        }
+    }
+}
+
 /// Outcome of one poll.
 #[derive(Debug, Default, Clone)]
 pub struct PollOutput {

@@ -442,32 +442,22 @@ fn mention(ctx: &PollContext, scope: &Target, d: ThingData) -> Entry {
         return Entry::dropped(published_at, d.name, Drop::Unmatched);
     }
     Entry::of(RawMention {
-        source: ctx.source.clone(),
-        id: d.name.clone(),
         url: d
             .permalink
             .as_deref()
             .map(|p| format!("https://www.reddit.com{p}")),
         author: d.author.filter(|a| !a.is_empty() && a != "[deleted]"),
-        published_at,
         products,
-        text,
-        language: None,
         engagement: d.score,
+        ..ctx.mention(d.name.clone(), published_at, text)
     })
 }
 
-#[async_trait::async_trait]
 impl Api for Reddit {
     type Scope = Target;
 
-    fn name(&self) -> &'static str {
-        "reddit"
-    }
-
-    fn order(&self) -> Order {
-        Order::NewestFirst
-    }
+    const NAME: &'static str = "reddit";
+    const ORDER: Order = Order::NewestFirst;
 
     async fn begin(&self, _ctx: &PollContext, out: &mut PollOutput) -> Result<(), SourceError> {
         if !self.config.authenticated() {
@@ -494,12 +484,8 @@ impl Api for Reddit {
             .collect()
     }
 
-    async fn fetch(
-        &self,
-        ctx: &PollContext,
-        target: &Target,
-        req: &PageRequest<'_>,
-    ) -> Result<Page, Stop> {
+    async fn fetch(&self, ctx: &PollContext, req: &PageRequest<'_, Target>) -> Result<Page, Stop> {
+        let target = req.scope;
         let mut quota = None;
         let listing = self
             .get_page(ctx, &self.page_url(target, req.token), &mut quota)

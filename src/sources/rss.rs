@@ -5,7 +5,7 @@
 //! dedup drops what it has, so a story listed late under its original time is not lost.
 
 use super::scaffold::{
-    join_title, templated, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop,
+    join_title, url_scopes, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop,
 };
 use super::text::html_to_text;
 use super::{PollContext, SourceError};
@@ -35,35 +35,17 @@ impl Rss {
     }
 }
 
-#[async_trait::async_trait]
 impl Api for Rss {
     type Scope = String;
 
-    fn name(&self) -> &'static str {
-        "feed"
-    }
-
-    fn order(&self) -> Order {
-        Order::Unordered
-    }
+    const ORDER: Order = Order::Unordered;
 
     fn scopes(&self, ctx: &PollContext) -> Vec<Scope<String>> {
-        templated(&self.config.url, ctx)
-            .into_iter()
-            .map(|u| Scope {
-                key: u.clone(),
-                group: u.clone(),
-                inner: u,
-            })
-            .collect()
+        url_scopes(&self.config.url, ctx)
     }
 
-    async fn fetch(
-        &self,
-        ctx: &PollContext,
-        url: &String,
-        req: &PageRequest<'_>,
-    ) -> Result<Page, Stop> {
+    async fn fetch(&self, ctx: &PollContext, req: &PageRequest<'_, String>) -> Result<Page, Stop> {
+        let url = req.scope;
         let mut headers = Vec::new();
         if let Some(etag) = &req.cursor.etag {
             headers.push(("If-None-Match", etag.clone()));
@@ -106,15 +88,10 @@ impl Api for Rss {
                     return Entry::dropped(published, id, Drop::Rejected("empty entry"));
                 }
                 Entry::of(RawMention {
-                    source: ctx.source.clone(),
-                    id,
                     url: link,
                     author: entry.authors.first().map(|a| a.name.clone()),
-                    published_at: published,
-                    text,
                     language: feed.language.clone().or(entry.language),
-                    engagement: None,
-                    products: Vec::new(),
+                    ..ctx.mention(id, published, text)
                 })
             })
             .collect();

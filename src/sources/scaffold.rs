@@ -47,7 +47,9 @@ impl<S> Scope<S> {
 }
 
 /// What the scaffold asks a source to fetch.
-pub struct PageRequest<'a> {
+pub struct PageRequest<'a, S> {
+    /// The scope this page belongs to.
+    pub scope: &'a S,
     /// The oldest time wanted (`None`: a first poll that takes only the newest page).
     pub floor: Option<DateTime<Utc>>,
     /// Newest-first APIs with a time filter: only items up to this time (a resumed walk).
@@ -170,29 +172,25 @@ pub struct ItemCounts {
 }
 
 /// A platform API the scaffold can poll.
-#[async_trait::async_trait]
 pub trait Api: Send + Sync + 'static {
     type Scope: Send + Sync;
 
-    /// Name in messages ("hacker news").
-    fn name(&self) -> &'static str;
+    /// Name in messages about pauses ("github asked us to rest until …").
+    const NAME: &'static str = "the platform";
 
-    fn order(&self) -> Order;
+    /// How the platform lists a scope's items.
+    const ORDER: Order;
+
+    /// Whether items older than the window are skipped (`false`: every item on the pages
+    /// read goes to the store's dedup).
+    const TIME_WINDOW: bool = true;
+
+    /// Most pages one scope may read in a poll, below the configured `max_pages`.
+    const PAGE_CAP: usize = usize::MAX;
 
     /// How far back a first poll reads; `None`: only the newest page.
     fn lookback(&self) -> Option<Duration> {
         None
-    }
-
-    /// Whether items older than the window are skipped (`false`: every item on the pages
-    /// read goes to the store's dedup).
-    fn time_window(&self) -> bool {
-        true
-    }
-
-    /// Most pages one scope may read in a poll, below the configured `max_pages`.
-    fn page_cap(&self) -> usize {
-        usize::MAX
     }
 
     /// The pause this source keeps in memory between polls (APIs that limit the client,
@@ -202,18 +200,21 @@ pub trait Api: Send + Sync + 'static {
     }
 
     /// Before the scopes: check settings, log in, add warnings. An error fails the poll.
-    async fn begin(&self, _ctx: &PollContext, _out: &mut PollOutput) -> Result<(), SourceError> {
-        Ok(())
+    fn begin(
+        &self,
+        _ctx: &PollContext,
+        _out: &mut PollOutput,
+    ) -> impl std::future::Future<Output = Result<(), SourceError>> + Send {
+        async { Ok(()) }
     }
 
     fn scopes(&self, ctx: &PollContext) -> Vec<Scope<Self::Scope>>;
 
-    async fn fetch(
+    fn fetch(
         &self,
         ctx: &PollContext,
-        scope: &Self::Scope,
-        req: &PageRequest<'_>,
-    ) -> Result<Page, Stop>;
+        req: &PageRequest<'_, Self::Scope>,
+    ) -> impl std::future::Future<Output = Result<Page, Stop>> + Send;
 }
 
 #[async_trait::async_trait]
@@ -227,7 +228,7 @@ impl<A: Api> Source for A {
 /// One poll of every scope. The poll fails (`out.failure`) only when every scope it tried
 /// failed, or on an error that fails them all alike (credentials, settings).
 async fn run<A: Api>(api: &A, pause: &Pause, ctx: &PollContext) -> PollOutput {
-    if let Some(skipped) = pause.skip(ctx, api.name()) {
+    if let Some(skipped) = pause.skip(ctx, A::NAME) {
         return skipped;
     }
     let mut out = PollOutput::default();
@@ -249,12 +250,12 @@ async fn run<A: Api>(api: &A, pause: &Pause, ctx: &PollContext) -> PollOutput {
         match stop {
             Stop::Failed(e @ (SourceError::Auth(_) | SourceError::Config(_))) => {
                 // Bad credentials or settings fail every scope the same way.
-                tracing::warn!(source = %ctx.source, scope = %scope.key, error = %e, "{} poll failed", api.name());
+                tracing::warn!(source = %ctx.source, scope = %scope.key, error = %e, "poll failed");
                 out.failure = Some(e);
                 return out;
             }
             Stop::Failed(e) => {
-                tracing::warn!(source = %ctx.source, scope = %scope.key, error = %e, "{} poll failed", api.name());
+                tracing::warn!(source = %ctx.source, scope = %scope.key, error = %e, "poll failed");
                 out.errors.push(format!("{}: {e}", scope.key));
                 if matches!(e, SourceError::Fetch(FetchError::RateLimited { .. })) {
                     let left = scopes[i + 1..]
@@ -272,7 +273,7 @@ async fn run<A: Api>(api: &A, pause: &Pause, ctx: &PollContext) -> PollOutput {
                 last_err = Some(e);
             }
             Stop::Pause { until, why, error } => {
-                tracing::warn!(source = %ctx.source, scope = %scope.key, until = %until, reason = %why, "{} asked us to pause", api.name());
+                tracing::warn!(source = %ctx.source, scope = %scope.key, until = %until, reason = %why, "the platform asked us to pause");
                 let left = scopes.len() - i - 1;
                 if let Some(e) = pause.start(&mut out, &scope.key, left, until, &why, error) {
                     failed += 1;
@@ -319,7 +320,7 @@ async fn walk_scope<A: Api>(
     let floor = Cursor::floor(old.as_ref(), ctx, api.lookback());
     let mut cursor = old.clone().unwrap_or_default();
     let pending = cursor.resume.take();
-    let order = api.order();
+    let order = A::ORDER;
     // Newest-first: the undone work first (so a backlog always makes progress), then
     // the top down to the floor with what is left of the budget; a top walk that does not
     // start is what the next poll begins with anyway. The other orders go on from where
@@ -351,7 +352,7 @@ async fn walk_scope<A: Api>(
         ],
         _ => vec![top],
     };
-    let mut budget = ctx.max_pages.max(1).min(api.page_cap());
+    let mut budget = ctx.max_pages.max(1).min(A::PAGE_CAP);
     let (mut top_undone, mut rest_undone): (Option<Resume>, Option<Resume>) = (None, None);
     let mut top_done = false;
     let mut stop = None;
@@ -407,7 +408,7 @@ async fn walk_scope<A: Api>(
     if order == Order::Unordered {
         cursor.remember(page_ids);
     }
-    if old.as_ref() != Some(&cursor) {
+    if old.unwrap_or_default() != cursor {
         out.cursors.push((scope.key.clone(), cursor.save()));
     }
     match stop {
@@ -469,13 +470,14 @@ async fn walk<A: Api>(
         *budget -= 1;
         page_no += 1;
         let req = PageRequest {
+            scope: &scope.inner,
             floor: pass.floor,
             upper: pass.upper,
             token: token.as_deref(),
             page: page_no,
             cursor: before,
         };
-        let page = match api.fetch(ctx, &scope.inner, &req).await {
+        let page = match api.fetch(ctx, &req).await {
             Ok(p) => p,
             Err(stop) => {
                 if unreadable(&stop) {
@@ -508,7 +510,7 @@ async fn walk<A: Api>(
         let (mut below, mut fresh) = (false, 0usize);
         let count = page.entries.len();
         for e in page.entries {
-            if api.time_window() && pass.floor.is_some_and(|f| e.time < f) {
+            if A::TIME_WINDOW && pass.floor.is_some_and(|f| e.time < f) {
                 below = true;
                 continue;
             }
@@ -603,6 +605,31 @@ pub fn templated(url: &str, ctx: &PollContext) -> Vec<String> {
     out
 }
 
+/// One scope per URL of [`templated`], each its own group (its own host, often).
+pub fn url_scopes(url: &str, ctx: &PollContext) -> Vec<Scope<String>> {
+    templated(url, ctx)
+        .into_iter()
+        .map(|u| Scope {
+            key: u.clone(),
+            group: u.clone(),
+            inner: u,
+        })
+        .collect()
+}
+
+/// A 429 with `Retry-After` as a pause of the whole source, for APIs that ban clients
+/// which keep calling while limited.
+pub fn rate_limit_pause(ctx: &PollContext, e: &FetchError, why: String) -> Option<Stop> {
+    let FetchError::RateLimited { retry_after, .. } = e else {
+        return None;
+    };
+    Some(Stop::Pause {
+        until: ctx.now + chrono::Duration::from_std(*retry_after).unwrap_or_default(),
+        why,
+        error: Some(SourceError::Fetch(e.clone())),
+    })
+}
+
 /// `base` with `segments` appended to its path.
 pub fn endpoint(base: &url::Url, segments: &[&str]) -> url::Url {
     let mut u = base.clone();
@@ -639,29 +666,21 @@ mod tests {
     /// A platform serving the items visible so far, `PAGE` a page, with a server-side
     /// time filter; newest-first pages by offset, oldest-first by an absolute position
     /// (like `min_id`).
-    struct Fake {
-        order: Order,
+    struct Fake<const OLDEST_FIRST: bool> {
         visible: Mutex<Vec<(DateTime<Utc>, String)>>,
     }
 
-    #[async_trait::async_trait]
-    impl Api for Fake {
+    impl<const OLDEST_FIRST: bool> Api for Fake<OLDEST_FIRST> {
         type Scope = ();
-        fn name(&self) -> &'static str {
-            "fake"
-        }
-        fn order(&self) -> Order {
-            self.order
-        }
+        const ORDER: Order = if OLDEST_FIRST {
+            Order::OldestFirst
+        } else {
+            Order::NewestFirst
+        };
         fn scopes(&self, _ctx: &PollContext) -> Vec<Scope<()>> {
             vec![Scope::new("q", ())]
         }
-        async fn fetch(
-            &self,
-            ctx: &PollContext,
-            _: &(),
-            req: &PageRequest<'_>,
-        ) -> Result<Page, Stop> {
+        async fn fetch(&self, ctx: &PollContext, req: &PageRequest<'_, ()>) -> Result<Page, Stop> {
             let mut items: Vec<(DateTime<Utc>, String)> = self
                 .visible
                 .lock()
@@ -684,7 +703,7 @@ mod tests {
                     products: Vec::new(),
                 })
             };
-            match self.order {
+            match Self::ORDER {
                 Order::OldestFirst => {
                     items.sort();
                     if let Some(after) = req.token {
@@ -731,6 +750,53 @@ mod tests {
         Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap()
     }
 
+    /// Polls of `api` while `items` (minute published, poll it becomes visible at) arrive:
+    /// which ids were handed on, and which had to be.
+    #[allow(clippy::type_complexity)]
+    fn simulate<const O: bool>(
+        api: &Fake<O>,
+        items: &[(i64, usize)],
+        max_pages: usize,
+    ) -> Result<(HashMap<String, usize>, HashSet<String>), TestCaseError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut cursors = HashMap::new();
+        let mut stored: HashMap<String, usize> = HashMap::new();
+        let mut newest_seen: Option<DateTime<Utc>> = None;
+        let mut guaranteed = HashSet::new();
+        // Arrivals over 8 polls, then quiet polls to let the walks catch up.
+        for poll in 0..20 {
+            for (i, (minute, arrives)) in items.iter().enumerate() {
+                if *arrives == poll {
+                    let t = t0() + chrono::Duration::minutes(*minute);
+                    // Before anything was seen, a first poll takes the newest page, not
+                    // the history.
+                    if newest_seen.is_some_and(|n| t >= n - chrono::Duration::minutes(OVERLAP_MIN))
+                    {
+                        guaranteed.insert(format!("i{i}"));
+                    }
+                    api.visible.lock().unwrap().push((t, format!("i{i}")));
+                }
+            }
+            let now = t0() + chrono::Duration::minutes(300 + poll as i64);
+            let out = rt.block_on(api.poll_accounted(&ctx(now, cursors.clone(), max_pages)));
+            prop_assert!(out.failure.is_none());
+            let c = out.counts;
+            prop_assert_eq!(
+                c.fetched,
+                out.mentions.len() + c.duplicates + c.unmatched + c.rejected
+            );
+            for m in &out.mentions {
+                newest_seen = Some(newest_seen.map_or(m.published_at, |n| n.max(m.published_at)));
+                // What the store's id dedup sees: later copies are duplicates.
+                *stored.entry(m.id.clone()).or_default() += 1;
+            }
+            cursors.extend(out.cursors);
+        }
+        Ok((stored, guaranteed))
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -744,39 +810,12 @@ mod tests {
             max_pages in 1usize..4,
             oldest_first in any::<bool>(),
         ) {
+            let (stored, guaranteed) = if oldest_first {
+                simulate(&Fake::<true> { visible: Mutex::default() }, &items, max_pages)?
+            } else {
+                simulate(&Fake::<false> { visible: Mutex::default() }, &items, max_pages)?
+            };
             let order = if oldest_first { Order::OldestFirst } else { Order::NewestFirst };
-            let api = Fake { order, visible: Mutex::new(Vec::new()) };
-            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-            let mut cursors = HashMap::new();
-            let mut stored: HashMap<String, usize> = HashMap::new();
-            let mut newest_seen: Option<DateTime<Utc>> = None;
-            let mut guaranteed = HashSet::new();
-            let polls = 8 + 12;
-            for poll in 0..polls {
-                // Items arriving at this poll; publication times may be long before.
-                for (i, (minute, arrives)) in items.iter().enumerate() {
-                    if *arrives == poll {
-                        let t = t0() + chrono::Duration::minutes(*minute);
-                        // Before anything was seen, a first poll takes the newest page, not
-                        // the history.
-                        if newest_seen.is_some_and(|n| t >= n - chrono::Duration::minutes(OVERLAP_MIN)) {
-                            guaranteed.insert(format!("i{i}"));
-                        }
-                        api.visible.lock().unwrap().push((t, format!("i{i}")));
-                    }
-                }
-                let now = t0() + chrono::Duration::minutes(300 + poll as i64);
-                let out = rt.block_on(api.poll_accounted(&ctx(now, cursors.clone(), max_pages)));
-                prop_assert!(out.failure.is_none());
-                let c = out.counts;
-                prop_assert_eq!(c.fetched, out.mentions.len() + c.duplicates + c.unmatched + c.rejected);
-                for m in &out.mentions {
-                    newest_seen = Some(newest_seen.map_or(m.published_at, |n| n.max(m.published_at)));
-                    // The store's id dedup: a second copy is a duplicate, not a second record.
-                    *stored.entry(m.id.clone()).or_default() += 1;
-                }
-                cursors.extend(out.cursors);
-            }
             for id in &guaranteed {
                 prop_assert!(stored.contains_key(id), "{id} lost ({order:?}, max_pages {max_pages})");
             }

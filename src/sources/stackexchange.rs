@@ -4,7 +4,9 @@
 //! next call to the method) and `quota_remaining` (calls left today).
 
 use super::pause::Pause;
-use super::scaffold::{names, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop};
+use super::scaffold::{
+    names, rate_limit_pause, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop,
+};
 use super::text::html_to_text;
 use super::{FetchError, PollContext, SourceError};
 use crate::config::Secret;
@@ -153,12 +155,10 @@ impl StackExchange {
     }
 
     fn classify_error(&self, ctx: &PollContext, e: FetchError) -> Stop {
+        if let Some(pause) = rate_limit_pause(ctx, &e, e.to_string()) {
+            return pause;
+        }
         match &e {
-            FetchError::RateLimited { retry_after, .. } => Stop::Pause {
-                until: ctx.now + ChronoDuration::from_std(*retry_after).unwrap_or_default(),
-                why: e.to_string(),
-                error: Some(SourceError::Fetch(e.clone())),
-            },
             // Throttle violations arrive as HTTP 400 with a JSON error wrapper naming the wait.
             FetchError::Status {
                 status, snippet, ..
@@ -220,33 +220,22 @@ impl StackExchange {
             return Entry::dropped(published_at, id, Drop::Rejected("empty post"));
         }
         Entry::of(RawMention {
-            source: ctx.source.clone(),
-            id,
             url: Some(format!("https://{}/{kind}/{native}", site_domain(site))),
             author: item
                 .owner
                 .and_then(|o| o.display_name)
                 .map(|n| html_to_text(&n)),
-            published_at,
-            text,
-            language: None,
             engagement: item.score,
-            products: Vec::new(),
+            ..ctx.mention(id, published_at, text)
         })
     }
 }
 
-#[async_trait::async_trait]
 impl Api for StackExchange {
     type Scope = Search;
 
-    fn name(&self) -> &'static str {
-        "stack exchange"
-    }
-
-    fn order(&self) -> Order {
-        Order::OldestFirst
-    }
+    const NAME: &'static str = "stack exchange";
+    const ORDER: Order = Order::OldestFirst;
 
     fn pause(&self) -> Option<&Pause> {
         Some(&self.pause)
@@ -275,12 +264,8 @@ impl Api for StackExchange {
             .collect()
     }
 
-    async fn fetch(
-        &self,
-        ctx: &PollContext,
-        search: &Search,
-        req: &PageRequest<'_>,
-    ) -> Result<Page, Stop> {
+    async fn fetch(&self, ctx: &PollContext, req: &PageRequest<'_, Search>) -> Result<Page, Stop> {
+        let search = req.scope;
         let site = search.site.as_str();
         let fromdate = req
             .floor

@@ -4,7 +4,7 @@
 //! A selector that matches nothing is reported as a warning: a changed page layout must
 //! not look like a quiet day.
 
-use super::scaffold::{templated, Api, Entry, Order, Page, PageRequest, Scope, Stop};
+use super::scaffold::{url_scopes, Api, Entry, Order, Page, PageRequest, Scope, Stop};
 use super::text::{html_to_text, normalize_whitespace};
 use super::{PollContext, PollOutput, SourceError};
 use crate::model::RawMention;
@@ -110,45 +110,25 @@ impl Web {
     }
 }
 
-#[async_trait::async_trait]
 impl Api for Web {
     type Scope = String;
 
-    fn name(&self) -> &'static str {
-        "web"
-    }
+    const ORDER: Order = Order::Unordered;
 
-    fn order(&self) -> Order {
-        Order::Unordered
-    }
-
-    /// Page items often carry no time, or a coarse one: every item on the pages read goes
-    /// to the store's dedup, and unseen ids decide whether to read the next page.
-    fn time_window(&self) -> bool {
-        false
-    }
+    // Page items often carry no time, or a coarse one: every item on the pages read goes
+    // to the store's dedup, and unseen ids decide whether to read the next page.
+    const TIME_WINDOW: bool = false;
 
     async fn begin(&self, _ctx: &PollContext, _out: &mut PollOutput) -> Result<(), SourceError> {
         self.selectors.as_ref().map(|_| ()).map_err(Clone::clone)
     }
 
     fn scopes(&self, ctx: &PollContext) -> Vec<Scope<String>> {
-        templated(&self.config.url, ctx)
-            .into_iter()
-            .map(|u| Scope {
-                key: u.clone(),
-                group: u.clone(),
-                inner: u,
-            })
-            .collect()
+        url_scopes(&self.config.url, ctx)
     }
 
-    async fn fetch(
-        &self,
-        ctx: &PollContext,
-        url: &String,
-        req: &PageRequest<'_>,
-    ) -> Result<Page, Stop> {
+    async fn fetch(&self, ctx: &PollContext, req: &PageRequest<'_, String>) -> Result<Page, Stop> {
+        let url = req.scope;
         let sel = self.selectors.as_ref().map_err(Clone::clone)?;
         let page_url = req.token.unwrap_or(url);
         let page_url = url::Url::parse(page_url)
@@ -194,15 +174,10 @@ impl Api for Web {
             .into_iter()
             .map(|item| {
                 Entry::of(RawMention {
-                    source: ctx.source.clone(),
-                    id: item.id,
                     url: item.link,
                     author: item.author,
-                    published_at: item.time.unwrap_or(ctx.now),
-                    text: item.text,
                     language: language.clone(),
-                    engagement: None,
-                    products: Vec::new(),
+                    ..ctx.mention(item.id, item.time.unwrap_or(ctx.now), item.text)
                 })
             })
             .collect();

@@ -71,6 +71,8 @@ pub fn ctx(
         cursors,
         now: now(),
         max_pages: 5,
+        // The fixtures' "late" items are minutes late: a window like the platforms' defaults.
+        overlap: overlap(),
     }
 }
 
@@ -131,4 +133,57 @@ pub async fn poll_after_retry_after(source: &dyn Source, ctx: &PollContext) -> P
         "Retry-After: 1 was not honoured"
     );
     out
+}
+
+/// `secs` since the epoch as a time.
+pub fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).expect("valid timestamp")
+}
+
+/// A cursor in the format every source saves (`{"newest": "<RFC3339>"}`), as a previous
+/// poll that saw nothing newer than `newest` left it.
+pub fn cursor_at(newest: DateTime<Utc>) -> String {
+    serde_json::json!({ "newest": newest.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true) })
+        .to_string()
+}
+
+/// One scope's saved cursor, `newest` as [`cursor_at`] builds it.
+pub fn cursors_at(scope: &str, newest: DateTime<Utc>) -> HashMap<String, String> {
+    HashMap::from([(scope.to_string(), cursor_at(newest))])
+}
+
+/// The cursor a poll saved for `scope`, parsed.
+pub fn cursor_of(out: &PollOutput, scope: &str) -> serde_json::Value {
+    let raw = saved(out)
+        .remove(scope)
+        .unwrap_or_else(|| panic!("no cursor saved for {scope}: {:?}", out.cursors));
+    serde_json::from_str(&raw).unwrap_or_else(|e| panic!("cursor of {scope} `{raw}`: {e}"))
+}
+
+/// A time field of a saved cursor (`newest`, `resume.floor`...).
+pub fn time_of(v: &serde_json::Value) -> DateTime<Utc> {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
+    DateTime::parse_from_rfc3339(s)
+        .unwrap_or_else(|e| panic!("`{s}`: {e}"))
+        .with_timezone(&Utc)
+}
+
+/// The newest publication time a poll saved for `scope`.
+pub fn newest_of(out: &PollOutput, scope: &str) -> DateTime<Utc> {
+    time_of(&cursor_of(out, scope)["newest"])
+}
+
+/// Every item read is accounted for: handed on, or counted as dropped.
+pub fn assert_accounted(out: &PollOutput) {
+    let c = out.counts;
+    assert_eq!(
+        out.mentions.len() + c.duplicates + c.unmatched + c.rejected,
+        c.fetched,
+        "{c:?}"
+    );
+}
+
+/// The overlap [`ctx`] sets.
+pub fn overlap() -> chrono::Duration {
+    chrono::Duration::hours(1)
 }
