@@ -111,6 +111,9 @@ struct Author {
 pub struct Bluesky {
     config: BlueskyConfig,
     session: Mutex<Option<Session>>,
+    /// The access token this poll uses: taken once at its start (a session whose expiry
+    /// cannot be read would otherwise log in again for every page).
+    token: Mutex<Option<String>>,
 }
 
 impl Bluesky {
@@ -118,6 +121,7 @@ impl Bluesky {
         Bluesky {
             config,
             session: Mutex::new(None),
+            token: Mutex::new(None),
         }
     }
 
@@ -238,7 +242,15 @@ impl Bluesky {
         let url = self.search_url(req);
         let mut renewed = false;
         let fetched = loop {
-            let token = self.access_token(ctx, renewed).await?;
+            let cached = self.token.lock().expect("token lock poisoned").clone();
+            let token = match cached.filter(|_| !renewed) {
+                Some(t) => t,
+                None => {
+                    let t = self.access_token(ctx, renewed).await?;
+                    *self.token.lock().expect("token lock poisoned") = Some(t.clone());
+                    t
+                }
+            };
             match ctx
                 .http
                 .get(&url, &[("Authorization", format!("Bearer {token}"))])
@@ -281,7 +293,9 @@ impl Api for Bluesky {
 
     async fn begin(&self, ctx: &PollContext, _out: &mut PollOutput) -> Result<(), SourceError> {
         self.credentials()?;
-        self.access_token(ctx, false).await.map(|_| ())
+        let token = self.access_token(ctx, false).await?;
+        *self.token.lock().expect("token lock poisoned") = Some(token);
+        Ok(())
     }
 
     fn scopes(&self, ctx: &PollContext) -> Vec<Scope<String>> {
