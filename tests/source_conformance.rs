@@ -9,7 +9,7 @@
 //! cursor); HTML is stripped where the platform sends HTML; `fetched = stored + duplicates +
 //! unmatched + rejected` in every poll; 429 with `Retry-After` is honoured; 5xx is retried,
 //! then reported and counted in `pulse status`; a malformed or oversized body is rejected,
-//! and the next good poll stores normally.
+//! and the next good poll stores normally; a timeout is retried, then reported.
 
 mod common;
 
@@ -55,6 +55,8 @@ enum Mode {
     Malformed,
     /// 200 with a body over the configured size cap.
     Oversized,
+    /// Answers after the request timeout.
+    Slow,
 }
 
 /// The platform as the test drives it: the items it lists, how it answers, and the
@@ -433,6 +435,11 @@ async fn start(row: &Row) -> (MockServer, Platform) {
                         .insert_header("content-type", JSON)
                         .set_body_string(format!("[\"{}\"]", "x".repeat(64 * 1024)));
                 }
+                Mode::Slow => {
+                    return ResponseTemplate::new(200)
+                        .set_delay(Duration::from_secs(3))
+                        .set_body_string("[]");
+                }
                 Mode::Normal => {}
             }
             drop(mode);
@@ -464,7 +471,7 @@ path = "data/pulse.db"
 
 [http]
 per_host_rps = 100
-timeout = "3s"
+timeout = "1s"
 max_retries = 1
 max_retry_wait = "5s"
 max_body_bytes = {max_body}
@@ -709,6 +716,27 @@ async fn an_oversized_body_is_rejected() {
         assert!(n(&sum, "rejected") >= 1, "{kind}: {sum}");
         assert_eq!(n(&sum, "stored"), 0, "{kind}: {sum}");
         accounted(kind, &sum);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_is_retried_then_reported_and_the_daemon_path_goes_on() {
+    each_row(|row, p, env| async move {
+        let kind = row.kind;
+        p.set(vec![Item::new(1, 5, A)]);
+        p.mode(Mode::Slow);
+        let sum = poll(&env).await;
+        let error = sum["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{kind}: {sum}"));
+        assert!(error.contains("timed out"), "{kind}: {sum}");
+        // The retry was sent: the request timeout, not a single attempt, ended the poll.
+        assert!(p.requests().len() >= 2, "{kind}: not retried");
+        accounted(kind, &sum);
+        p.mode(Mode::Normal);
+        let sum = poll(&env).await;
+        assert_eq!(n(&sum, "stored"), 1, "{kind}: {sum}");
     })
     .await;
 }

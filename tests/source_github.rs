@@ -8,7 +8,6 @@ use pulse::sources::github::{Github, GithubConfig};
 use pulse::sources::{FetchError, Source, SourceError};
 use sources::*;
 use std::collections::HashMap;
-use std::time::Duration;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -270,34 +269,6 @@ async fn restart_rereads_the_overlap_from_the_cursor() {
 }
 
 #[tokio::test]
-async fn rate_limit_429_with_retry_after_is_honoured() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(PATH))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", "1")
-                .set_body_string(fixture("github/secondary_rate_limit.json")),
-        )
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(PATH))
-        .respond_with(ok(&fixture("github/search_page2.json")))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let out = poll_after_retry_after(
-        &source(&server, false),
-        &ctx("gh", widgetron(), HashMap::new()),
-    )
-    .await;
-    assert_eq!(out.mentions.len(), 1);
-}
-
-#[tokio::test]
 async fn secondary_limit_403_with_retry_after_pauses_without_retrying() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -414,73 +385,6 @@ async fn bad_token_is_an_auth_error() {
         matches!(&err, SourceError::Auth(m) if m.contains("Bad credentials")),
         "{err:?}"
     );
-}
-
-#[tokio::test]
-async fn server_error_fails_the_poll() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(PATH))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(2)
-        .mount(&server)
-        .await;
-    let err = source(&server, false)
-        .poll(&ctx("gh", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        SourceError::Fetch(FetchError::Status { status: 500, .. })
-    ));
-}
-
-#[tokio::test]
-async fn timeout_fails_the_poll() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(PATH))
-        .respond_with(ok(&fixture("github/search_page2.json")).set_delay(Duration::from_secs(3)))
-        .mount(&server)
-        .await;
-    assert_poll_times_out(
-        &source(&server, false),
-        &ctx("gh", widgetron(), HashMap::new()),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn malformed_body_is_a_parse_error() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(PATH))
-        .respond_with(ok(&fixture("github/malformed.json")))
-        .mount(&server)
-        .await;
-    let err = source(&server, false)
-        .poll(&ctx("gh", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, SourceError::Parse(m) if m.contains("malformed JSON")),
-        "{err:?}"
-    );
-}
-
-#[tokio::test]
-async fn oversized_body_is_refused() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(PATH))
-        .respond_with(ok(&oversized_json()))
-        .mount(&server)
-        .await;
-    assert_poll_refuses_oversized(
-        &source(&server, false),
-        &ctx("gh", widgetron(), HashMap::new()),
-    )
-    .await;
 }
 
 #[tokio::test]

@@ -7,9 +7,8 @@ use chrono::{TimeZone, Utc};
 use pulse::sources::hackernews::{HackerNews, HackerNewsConfig};
 use pulse::sources::{FetchError, Source, SourceError};
 use sources::{
-    assert_accounted, assert_poll_refuses_oversized, assert_poll_times_out, at, ctx, cursor_of,
-    cursors_at, fixture, newest_of, overlap, oversized_json, poll_after_retry_after, product,
-    saved, time_of,
+    assert_accounted, at, ctx, cursor_of, cursors_at, fixture, newest_of, overlap, product, saved,
+    time_of,
 };
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -247,88 +246,6 @@ async fn restart_resumes_from_the_stored_cursor() {
     assert_eq!(second.counts.fetched, 4);
     assert_accounted(&second);
     assert_eq!(newest_of(&second, "widgetron"), at(1714571000));
-}
-
-#[tokio::test]
-async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
-    let server = MockServer::start().await;
-    polling_call()
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1)
-        .expect(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    polling_call()
-        .respond_with(json(fixture("hackernews/page0.json")))
-        .expect(1)
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    let out =
-        poll_after_retry_after(&source(&server), &ctx("hn", widgetron(), HashMap::new())).await;
-    assert_eq!(out.mentions.len(), 2);
-}
-
-#[tokio::test]
-async fn server_error_fails_after_retries() {
-    let server = MockServer::start().await;
-    polling_call()
-        .respond_with(
-            ResponseTemplate::new(500)
-                .set_body_raw(fixture("hackernews/error.json"), "application/json"),
-        )
-        .expect(2) // the request and one retry
-        .mount(&server)
-        .await;
-    let err = source(&server)
-        .poll(&ctx("hn", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            SourceError::Fetch(FetchError::Status { status: 500, .. })
-        ),
-        "{err:?}"
-    );
-}
-
-#[tokio::test]
-async fn timeout_is_an_error() {
-    let server = MockServer::start().await;
-    polling_call()
-        .respond_with(json(fixture("hackernews/page0.json")).set_delay(Duration::from_secs(2)))
-        .mount(&server)
-        .await;
-    assert_poll_times_out(&source(&server), &ctx("hn", widgetron(), HashMap::new())).await;
-}
-
-#[tokio::test]
-async fn malformed_body_is_a_parse_error() {
-    let server = MockServer::start().await;
-    polling_call()
-        .respond_with(json(fixture("hackernews/truncated.json")))
-        .mount(&server)
-        .await;
-    let err = source(&server)
-        .poll(&ctx("hn", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    match err {
-        SourceError::Parse(msg) => assert!(msg.contains("malformed JSON"), "{msg}"),
-        other => panic!("expected a parse error, got {other:?}"),
-    }
-}
-
-#[tokio::test]
-async fn oversized_body_is_refused() {
-    let server = MockServer::start().await;
-    polling_call()
-        .respond_with(json(oversized_json()))
-        .mount(&server)
-        .await;
-    assert_poll_refuses_oversized(&source(&server), &ctx("hn", widgetron(), HashMap::new())).await;
 }
 
 #[tokio::test]

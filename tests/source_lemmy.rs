@@ -8,11 +8,9 @@ use chrono::{TimeZone, Utc};
 use pulse::sources::lemmy::{Lemmy, LemmyConfig};
 use pulse::sources::{FetchError, Source, SourceError};
 use sources::{
-    assert_accounted, assert_poll_refuses_oversized, assert_poll_times_out, ctx, cursor_at,
-    cursor_of, fixture, newest_of, oversized_json, poll_after_retry_after, product, saved, time_of,
+    assert_accounted, ctx, cursor_at, cursor_of, fixture, newest_of, product, saved, time_of,
 };
 use std::collections::HashMap;
-use std::time::Duration;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -292,96 +290,6 @@ async fn lemmy_rate_limit_body_is_a_rate_limit() {
         matches!(err, SourceError::Fetch(FetchError::RateLimited { .. })),
         "{err:?}"
     );
-}
-
-#[tokio::test]
-async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
-    let server = MockServer::start().await;
-    search_call("50")
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1)
-        .expect(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    search_call("50")
-        .respond_with(json(fixture("lemmy/search_page1.json")))
-        .expect(1)
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    let out = poll_after_retry_after(
-        &source(&[&server], ""),
-        &ctx("lemmy", widgetron(), HashMap::new()),
-    )
-    .await;
-    assert_eq!(out.mentions.len(), 3);
-}
-
-#[tokio::test]
-async fn server_error_fails_after_retries() {
-    let server = MockServer::start().await;
-    search_call("50")
-        .respond_with(
-            ResponseTemplate::new(500)
-                .set_body_string("{\"error\":\"unknown\",\"message\":\"db down\"}"),
-        )
-        .expect(2)
-        .mount(&server)
-        .await;
-    let err = source(&[&server], "")
-        .poll(&ctx("lemmy", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            SourceError::Fetch(FetchError::Status { status: 500, .. })
-        ),
-        "{err:?}"
-    );
-}
-
-#[tokio::test]
-async fn timeout_is_an_error() {
-    let server = MockServer::start().await;
-    search_call("50")
-        .respond_with(json(fixture("lemmy/search_page1.json")).set_delay(Duration::from_secs(2)))
-        .mount(&server)
-        .await;
-    assert_poll_times_out(
-        &source(&[&server], ""),
-        &ctx("lemmy", widgetron(), HashMap::new()),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn malformed_body_is_a_parse_error() {
-    let server = MockServer::start().await;
-    search_call("50")
-        .respond_with(json(fixture("lemmy/truncated.json")))
-        .mount(&server)
-        .await;
-    let err = source(&[&server], "")
-        .poll(&ctx("lemmy", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, SourceError::Parse(_)), "{err:?}");
-}
-
-#[tokio::test]
-async fn oversized_body_is_refused() {
-    let server = MockServer::start().await;
-    search_call("50")
-        .respond_with(json(oversized_json()))
-        .mount(&server)
-        .await;
-    assert_poll_refuses_oversized(
-        &source(&[&server], ""),
-        &ctx("lemmy", widgetron(), HashMap::new()),
-    )
-    .await;
 }
 
 /// The README example, through the real config loader.

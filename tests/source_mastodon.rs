@@ -7,14 +7,12 @@ mod sources;
 use chrono::DateTime;
 use chrono::{TimeZone, Utc};
 use pulse::sources::mastodon::{Mastodon, MastodonConfig};
-use pulse::sources::{FetchError, Source, SourceError};
+use pulse::sources::Source;
 use sources::{
-    assert_accounted, assert_poll_refuses_oversized, assert_poll_times_out, ctx, cursor_of,
-    fixture, newest_of, overlap, oversized_json, poll_after_retry_after, product_excluding, saved,
+    assert_accounted, ctx, cursor_of, fixture, newest_of, overlap, product_excluding, saved,
     time_of,
 };
 use std::collections::HashMap;
-use std::time::Duration;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -368,102 +366,6 @@ async fn one_failing_instance_is_an_error_entry() {
     assert!(out.errors[0].contains(&broken.uri()) && out.errors[0].contains("502"));
     assert!(saved(&out).contains_key(&scope(&good, "widgetron")));
     assert!(!saved(&out).contains_key(&scope(&broken, "widgetron")));
-}
-
-#[tokio::test]
-async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
-    let server = MockServer::start().await;
-    tag_call("widgetron")
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("Retry-After", "1")
-                .set_body_raw(
-                    fixture("mastodon/too_many_requests.json"),
-                    "application/json",
-                ),
-        )
-        .up_to_n_times(1)
-        .expect(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    tag_call("widgetron")
-        .respond_with(json(fixture("mastodon/tag_widgetron.json")))
-        .expect(1)
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    let out = poll_after_retry_after(
-        &source(&[&server], ""),
-        &ctx("mastodon", widgetron(), HashMap::new()),
-    )
-    .await;
-    assert_eq!(out.mentions.len(), 2);
-}
-
-#[tokio::test]
-async fn server_error_fails_after_retries() {
-    let server = MockServer::start().await;
-    tag_call("widgetron")
-        .respond_with(ResponseTemplate::new(500))
-        .expect(2)
-        .mount(&server)
-        .await;
-    let err = source(&[&server], "")
-        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            SourceError::Fetch(FetchError::Status { status: 500, .. })
-        ),
-        "{err:?}"
-    );
-}
-
-#[tokio::test]
-async fn timeout_is_an_error() {
-    let server = MockServer::start().await;
-    tag_call("widgetron")
-        .respond_with(
-            json(fixture("mastodon/tag_widgetron.json")).set_delay(Duration::from_secs(2)),
-        )
-        .mount(&server)
-        .await;
-    assert_poll_times_out(
-        &source(&[&server], ""),
-        &ctx("mastodon", widgetron(), HashMap::new()),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn malformed_body_is_a_parse_error() {
-    let server = MockServer::start().await;
-    tag_call("widgetron")
-        .respond_with(json(fixture("mastodon/truncated.json")))
-        .mount(&server)
-        .await;
-    let err = source(&[&server], "")
-        .poll(&ctx("mastodon", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, SourceError::Parse(_)), "{err:?}");
-}
-
-#[tokio::test]
-async fn oversized_body_is_refused() {
-    let server = MockServer::start().await;
-    tag_call("widgetron")
-        .respond_with(json(oversized_json()))
-        .mount(&server)
-        .await;
-    assert_poll_refuses_oversized(
-        &source(&[&server], ""),
-        &ctx("mastodon", widgetron(), HashMap::new()),
-    )
-    .await;
 }
 
 /// The README example, through the real config loader.

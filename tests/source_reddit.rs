@@ -8,9 +8,7 @@ use chrono::{TimeZone, Utc};
 use pulse::sources::reddit::{Reddit, RedditConfig};
 use pulse::sources::{FetchError, Source, SourceError};
 use sources::{
-    assert_accounted, assert_poll_refuses_oversized, assert_poll_times_out, at, ctx, cursor_of,
-    cursors_at, fixture, newest_of, overlap, oversized_json, poll_after_retry_after, product,
-    saved,
+    assert_accounted, at, ctx, cursor_of, cursors_at, fixture, newest_of, overlap, product, saved,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -262,35 +260,6 @@ async fn restart_stops_at_the_stored_cursor() {
 }
 
 #[tokio::test]
-async fn rate_limited_429_waits_for_retry_after_then_succeeds() {
-    let server = MockServer::start().await;
-    mount_token(&server, 1).await;
-    search_call()
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("Retry-After", "1")
-                .set_body_raw(fixture("reddit/too_many_requests.json"), "application/json"),
-        )
-        .up_to_n_times(1)
-        .expect(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    search_call()
-        .respond_with(listing("search_page1.json"))
-        .expect(1)
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    let out = poll_after_retry_after(
-        &source(&server),
-        &ctx("reddit", widgetron(), HashMap::new()),
-    )
-    .await;
-    assert_eq!(out.mentions.len(), 2);
-}
-
-#[tokio::test]
 async fn rate_limit_body_under_http_200_is_a_rate_limit() {
     let server = MockServer::start().await;
     mount_token(&server, 1).await;
@@ -311,73 +280,6 @@ async fn rate_limit_body_under_http_200_is_a_rate_limit() {
         }
         other => panic!("expected a rate limit, got {other:?}"),
     }
-}
-
-#[tokio::test]
-async fn server_error_fails_after_retries() {
-    let server = MockServer::start().await;
-    mount_token(&server, 1).await;
-    search_call()
-        .respond_with(ResponseTemplate::new(500).set_body_string("<html>internal error</html>"))
-        .expect(2)
-        .mount(&server)
-        .await;
-    let err = source(&server)
-        .poll(&ctx("reddit", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            SourceError::Fetch(FetchError::Status { status: 500, .. })
-        ),
-        "{err:?}"
-    );
-}
-
-#[tokio::test]
-async fn timeout_is_an_error() {
-    let server = MockServer::start().await;
-    mount_token(&server, 1).await;
-    search_call()
-        .respond_with(listing("search_page1.json").set_delay(Duration::from_secs(2)))
-        .mount(&server)
-        .await;
-    assert_poll_times_out(
-        &source(&server),
-        &ctx("reddit", widgetron(), HashMap::new()),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn malformed_body_is_a_parse_error() {
-    let server = MockServer::start().await;
-    mount_token(&server, 1).await;
-    search_call()
-        .respond_with(listing("truncated.json"))
-        .mount(&server)
-        .await;
-    let err = source(&server)
-        .poll(&ctx("reddit", widgetron(), HashMap::new()))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, SourceError::Parse(_)), "{err:?}");
-}
-
-#[tokio::test]
-async fn oversized_body_is_refused() {
-    let server = MockServer::start().await;
-    mount_token(&server, 1).await;
-    search_call()
-        .respond_with(json(oversized_json()))
-        .mount(&server)
-        .await;
-    assert_poll_refuses_oversized(
-        &source(&server),
-        &ctx("reddit", widgetron(), HashMap::new()),
-    )
-    .await;
 }
 
 #[tokio::test]

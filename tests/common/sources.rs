@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Largest body the test client accepts; the oversized tests send more.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -105,15 +105,6 @@ pub fn oversized_json() -> String {
     format!("{{\"items\":[],\"padding\":\"{filler}\"}}")
 }
 
-/// Poll once: the request must time out (the server delays longer than [`TIMEOUT`]).
-pub async fn assert_poll_times_out(source: &dyn Source, ctx: &PollContext) {
-    let err = source.poll(ctx).await.unwrap_err();
-    assert!(
-        matches!(err, SourceError::Fetch(FetchError::Timeout { .. })),
-        "{err:?}"
-    );
-}
-
 /// Poll once: the answer must be refused as larger than [`MAX_BODY`].
 pub async fn assert_poll_refuses_oversized(source: &dyn Source, ctx: &PollContext) {
     let err = source.poll(ctx).await.unwrap_err();
@@ -121,18 +112,6 @@ pub async fn assert_poll_refuses_oversized(source: &dyn Source, ctx: &PollContex
         matches!(err, SourceError::Fetch(FetchError::TooLarge { .. })),
         "{err:?}"
     );
-}
-
-/// Poll once where the server first answers 429 with `Retry-After: 1`: the poll must
-/// succeed, and only after waiting that second out.
-pub async fn poll_after_retry_after(source: &dyn Source, ctx: &PollContext) -> PollOutput {
-    let started = Instant::now();
-    let out = source.poll(ctx).await.unwrap();
-    assert!(
-        started.elapsed() >= Duration::from_millis(950),
-        "Retry-After: 1 was not honoured"
-    );
-    out
 }
 
 /// `secs` since the epoch as a time.
