@@ -183,6 +183,8 @@ pub struct SourceEntry {
     pub overlap: Duration,
     /// Most pages one scope (query, feed, tag) reads per poll; the next poll goes on.
     pub max_pages: usize,
+    /// How far back a first poll reads; `None`: only the newest page (no history flood).
+    pub lookback: Option<Duration>,
     pub kind: SourceConfig,
 }
 
@@ -712,6 +714,23 @@ impl Problems<'_> {
                 }
                 None => None,
             };
+            let lookback = match entry.remove("lookback") {
+                Some(toml::Value::String(s)) => match parse_duration(&s) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        self.push(&format!("{base}.lookback"), e);
+                        continue;
+                    }
+                },
+                Some(_) => {
+                    self.push(
+                        &format!("{base}.lookback"),
+                        "`lookback` must be a string like \"1d\"".into(),
+                    );
+                    continue;
+                }
+                None => None,
+            };
             let max_pages = match entry.remove("max_pages") {
                 Some(toml::Value::Integer(n)) if (1..=100).contains(&n) => n as usize,
                 Some(_) => {
@@ -749,6 +768,7 @@ impl Problems<'_> {
                         interval,
                         overlap: overlap.unwrap_or_else(|| kind.default_overlap()),
                         max_pages,
+                        lookback: lookback.or_else(|| kind.default_lookback()),
                         kind,
                     })
                 }

@@ -185,6 +185,7 @@ pub async fn poll_source(
         now,
         max_pages: rt.entry.max_pages,
         overlap: chrono::Duration::from_std(rt.entry.overlap).unwrap_or_default(),
+        lookback: rt.entry.lookback,
     };
     let out = match tokio::time::timeout(poll_timeout, rt.source.poll_accounted(&ctx)).await {
         Ok(out) => out,

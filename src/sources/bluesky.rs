@@ -13,7 +13,6 @@ use base64::Engine;
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, TimeZone, Utc};
 use serde::Deserialize;
 use std::sync::Mutex;
-use std::time::Duration;
 
 const PAGE_LIMIT: u32 = 100;
 
@@ -34,16 +33,10 @@ pub struct BlueskyConfig {
     /// Only posts in this language (BCP-47, e.g. `en`).
     #[serde(default)]
     pub lang: Option<String>,
-    /// How far back the first poll of a query looks.
-    #[serde(default = "default_lookback", with = "humantime_serde")]
-    pub lookback: Duration,
 }
 
 fn default_base_url() -> url::Url {
     url::Url::parse("https://bsky.social").expect("valid default")
-}
-fn default_lookback() -> Duration {
-    Duration::from_secs(24 * 3600)
 }
 
 impl BlueskyConfig {
@@ -286,10 +279,6 @@ impl Api for Bluesky {
     type Scope = String;
 
     const ORDER: Order = Order::NewestFirst;
-
-    fn lookback(&self) -> Option<Duration> {
-        Some(self.config.lookback)
-    }
 
     async fn begin(&self, ctx: &PollContext, _out: &mut PollOutput) -> Result<(), SourceError> {
         self.credentials()?;

@@ -87,13 +87,11 @@ impl Cursor {
 
     /// The oldest time a poll reads: `newest − overlap`, or for a first poll `now − lookback`
     /// (`None`: a first poll without lookback reads only the newest page).
-    pub fn floor(
-        this: Option<&Cursor>,
-        ctx: &PollContext,
-        lookback: Option<std::time::Duration>,
-    ) -> Option<DateTime<Utc>> {
-        let first =
-            || lookback.map(|d| ctx.now - chrono::Duration::from_std(d).unwrap_or_default());
+    pub fn floor(this: Option<&Cursor>, ctx: &PollContext) -> Option<DateTime<Utc>> {
+        let first = || {
+            ctx.lookback
+                .map(|d| ctx.now - chrono::Duration::from_std(d).unwrap_or_default())
+        };
         match this {
             Some(c) => match (c.newest.map(|n| n - ctx.overlap), c.low) {
                 (Some(f), Some(low)) => Some(f.min(low)),

@@ -13,7 +13,6 @@ use crate::config::Secret;
 use crate::model::RawMention;
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, TimeZone, Utc};
 use serde::Deserialize;
-use std::time::Duration;
 
 const PER_PAGE: usize = 100;
 /// The search API serves at most 1,000 results per query.
@@ -32,16 +31,10 @@ pub struct GithubConfig {
     /// Extra search qualifiers added to every query, e.g. `is:issue in:title,body`.
     #[serde(default)]
     pub qualifiers: String,
-    /// How far back the first poll of a query looks.
-    #[serde(default = "default_lookback", with = "humantime_serde")]
-    pub lookback: Duration,
 }
 
 fn default_base_url() -> url::Url {
     url::Url::parse("https://api.github.com").expect("valid default")
-}
-fn default_lookback() -> Duration {
-    Duration::from_secs(24 * 3600)
 }
 
 impl GithubConfig {
@@ -203,10 +196,6 @@ impl Api for Github {
         Some(&self.pause)
     }
 
-    fn lookback(&self) -> Option<Duration> {
-        Some(self.config.lookback)
-    }
-
     const PAGE_CAP: usize = RESULT_CAP / PER_PAGE;
 
     fn scopes(&self, ctx: &PollContext) -> Vec<Scope<String>> {
@@ -220,6 +209,7 @@ impl Api for Github {
         let query = req.scope;
         // A walk starts from its floor (also when it resumes: page numbers of an older
         // query would run into the 1,000-result cap); later pages follow `Link`.
+        // Oldest first: without a floor a first poll starts now, not at the oldest issue.
         let since = req.floor.unwrap_or(ctx.now);
         let url = match req.token.filter(|_| req.page > 1) {
             Some(next) => next.to_string(),

@@ -131,6 +131,17 @@ impl SourceConfig {
         })
     }
 
+    /// How far back a first poll reads: a day for the searches with a time filter that
+    /// list oldest first or page cheaply by time; the newest page elsewhere.
+    pub fn default_lookback(&self) -> Option<Duration> {
+        match self {
+            SourceConfig::Github(_) | SourceConfig::Stackexchange(_) | SourceConfig::Bluesky(_) => {
+                Some(Duration::from_secs(24 * 3600))
+            }
+            _ => None,
+        }
+    }
+
     /// The URLs of this entry by config key, for the one scheme check.
     pub fn urls(&self) -> Vec<(String, String)> {
         let one = |k: &str, u: &url::Url| vec![(k.to_string(), u.to_string())];
@@ -201,6 +212,8 @@ pub struct PollContext {
     pub max_pages: usize,
     /// How far before the newest item seen each poll re-reads.
     pub overlap: chrono::Duration,
+    /// How far back a first poll reads (`None`: only the newest page).
+    pub lookback: Option<Duration>,
 }
 
 impl PollContext {

@@ -98,6 +98,7 @@ mod tests {
             now,
             max_pages: 1,
             overlap: chrono::Duration::zero(),
+            lookback: None,
         }
     }
 

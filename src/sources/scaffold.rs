@@ -11,7 +11,6 @@ use super::pause::Pause;
 use super::{FetchError, PollContext, PollOutput, Source, SourceError};
 use crate::model::RawMention;
 use chrono::{DateTime, Utc};
-use std::time::Duration;
 
 /// How a platform lists a scope's items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,11 +187,6 @@ pub trait Api: Send + Sync + 'static {
     /// Most pages one scope may read in a poll, below the configured `max_pages`.
     const PAGE_CAP: usize = usize::MAX;
 
-    /// How far back a first poll reads; `None`: only the newest page.
-    fn lookback(&self) -> Option<Duration> {
-        None
-    }
-
     /// The pause this source keeps in memory between polls (APIs that limit the client,
     /// not one query). Without one, a pause lives in the saved cursors only.
     fn pause(&self) -> Option<&Pause> {
@@ -317,7 +311,7 @@ async fn walk_scope<A: Api>(
     out: &mut PollOutput,
 ) -> Result<(), Stop> {
     let old = Cursor::load(ctx, &scope.key);
-    let floor = Cursor::floor(old.as_ref(), ctx, api.lookback());
+    let floor = Cursor::floor(old.as_ref(), ctx);
     let mut cursor = old.clone().unwrap_or_default();
     let pending = cursor.resume.take();
     let order = A::ORDER;
@@ -741,6 +735,7 @@ mod tests {
             now,
             max_pages,
             overlap: chrono::Duration::minutes(OVERLAP_MIN),
+            lookback: None,
         }
     }
 

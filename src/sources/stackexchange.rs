@@ -13,7 +13,6 @@ use crate::config::Secret;
 use crate::model::RawMention;
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use serde::Deserialize;
-use std::time::Duration;
 
 /// Largest page the API serves.
 const PAGE_SIZE: u32 = 100;
@@ -33,9 +32,6 @@ pub struct StackExchangeConfig {
     /// Custom filter id, e.g. one that adds `owner` so authors are known.
     #[serde(default)]
     pub filter: Option<String>,
-    /// How far back the first poll of a query looks.
-    #[serde(default = "default_lookback", with = "humantime_serde")]
-    pub lookback: Duration,
 }
 
 fn default_base_url() -> url::Url {
@@ -43,9 +39,6 @@ fn default_base_url() -> url::Url {
 }
 fn default_sites() -> Vec<String> {
     vec!["stackoverflow".to_string()]
-}
-fn default_lookback() -> Duration {
-    Duration::from_secs(24 * 3600)
 }
 
 impl StackExchangeConfig {
@@ -127,7 +120,7 @@ impl StackExchange {
         }
     }
 
-    fn search_url(&self, site: &str, query: &str, fromdate: i64, page: u32) -> String {
+    fn search_url(&self, site: &str, query: &str, fromdate: Option<i64>, page: u32) -> String {
         let mut u = self.config.base_url.clone();
         u.set_path(&format!(
             "{}/2.3/search/excerpts",
@@ -141,9 +134,11 @@ impl StackExchange {
                 // Oldest first from the cursor: a poll cut short by max_pages resumes where it
                 // stopped instead of leaving a gap.
                 .append_pair("order", "asc")
-                .append_pair("fromdate", &fromdate.to_string())
                 .append_pair("pagesize", &PAGE_SIZE.to_string())
                 .append_pair("page", &page.to_string());
+            if let Some(t) = fromdate {
+                q.append_pair("fromdate", &t.to_string());
+            }
             if let Some(f) = &self.config.filter {
                 q.append_pair("filter", f);
             }
@@ -241,10 +236,6 @@ impl Api for StackExchange {
         Some(&self.pause)
     }
 
-    fn lookback(&self) -> Option<Duration> {
-        Some(self.config.lookback)
-    }
-
     fn scopes(&self, ctx: &PollContext) -> Vec<Scope<Search>> {
         let queries = names(ctx);
         self.config
@@ -267,10 +258,9 @@ impl Api for StackExchange {
     async fn fetch(&self, ctx: &PollContext, req: &PageRequest<'_, Search>) -> Result<Page, Stop> {
         let search = req.scope;
         let site = search.site.as_str();
-        let fromdate = req
-            .floor
-            .unwrap_or_else(|| ctx.now - lookback(self.config.lookback))
-            .timestamp();
+        // Oldest first: without a floor (`lookback = "0s"`) a first poll starts now,
+        // not at the oldest post ever.
+        let fromdate = Some(req.floor.unwrap_or(ctx.now).timestamp());
         let url = self.search_url(site, &search.query, fromdate, req.page as u32);
         let wrapper = match ctx.http.get(&url, &[]).await {
             Ok(fetched) => fetched.json::<Wrapper>().map_err(SourceError::Parse)?,
@@ -310,10 +300,6 @@ impl Api for StackExchange {
         }
         Ok(page)
     }
-}
-
-fn lookback(d: Duration) -> ChronoDuration {
-    ChronoDuration::from_std(d).unwrap_or_else(|_| ChronoDuration::days(1))
 }
 
 /// The quota resets once a day; waiting for the next UTC midnight is the safe reading.

@@ -73,6 +73,8 @@ pub fn ctx(
         max_pages: 5,
         // The fixtures' "late" items are minutes late: a window like the platforms' defaults.
         overlap: overlap(),
+        // First polls read the newest page, as the newest-first platforms default to.
+        lookback: None,
     }
 }
 
