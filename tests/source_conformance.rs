@@ -177,7 +177,7 @@ fn mastodon(items: &[Item], now: DateTime<Utc>, r: &Request) -> (&'static str, S
         })
         .filter(|(id, _)| *id > min_id)
         .collect();
-    statuses.sort_by(|a, b| b.0.cmp(&a.0));
+    statuses.sort_by_key(|s| std::cmp::Reverse(s.0));
     let list: Vec<Value> = statuses.into_iter().map(|(_, v)| v).collect();
     (JSON, Value::Array(list).to_string())
 }

@@ -409,5 +409,8 @@ sites = ["stackoverflow", "superuser"]
     )
     .unwrap_err()
     .to_string();
-    assert!(bad.contains("`sources[0].sites`: no sites given"), "{bad}");
+    assert!(
+        bad.contains("`sources[0].sites`: list at least one"),
+        "{bad}"
+    );
 }

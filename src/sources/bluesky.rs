@@ -4,7 +4,7 @@
 //! source lives and renews it with `refreshSession`: logins are limited to 30 per 5 minutes
 //! and 300 a day per account, so it never logs in on every poll.
 
-use super::scaffold::{names, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop};
+use super::scaffold::{name_scopes, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop};
 use super::text::normalize_whitespace;
 use super::{FetchError, PollContext, PollOutput, SourceError};
 use crate::config::Secret;
@@ -41,19 +41,14 @@ fn default_base_url() -> url::Url {
 
 impl BlueskyConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        match (&self.identifier, &self.app_password) {
-            (Some(_), None) => out.push((
-                "app_password".into(),
-                "`identifier` is set but `app_password` is not: add app_password = \"env:BLUESKY_APP_PASSWORD\"".into(),
-            )),
-            (None, Some(_)) => out.push((
-                "identifier".into(),
-                "`app_password` is set but `identifier` is not: add your handle, e.g. identifier = \"you.bsky.social\"".into(),
-            )),
-            _ => {}
-        }
-        out
+        super::validate::paired(
+            ("identifier", self.identifier.is_some()),
+            ("app_password", self.app_password.is_some()),
+            "add your handle, e.g. identifier = \"you.bsky.social\"",
+            "add app_password = \"env:BLUESKY_APP_PASSWORD\"",
+        )
+        .into_iter()
+        .collect()
     }
 }
 
@@ -288,10 +283,7 @@ impl Api for Bluesky {
     }
 
     fn scopes(&self, ctx: &PollContext) -> Vec<Scope<String>> {
-        names(ctx)
-            .into_iter()
-            .map(|(name, _)| Scope::new(name.clone(), name))
-            .collect()
+        name_scopes(ctx)
     }
 
     async fn fetch(&self, ctx: &PollContext, req: &PageRequest<'_, String>) -> Result<Page, Stop> {

@@ -5,7 +5,8 @@
 
 use super::pause::Pause;
 use super::scaffold::{
-    join_title, names, rate_limit_pause, Api, Drop, Entry, Order, Page, PageRequest, Scope, Stop,
+    join_title, name_scopes, rate_limit_pause, Api, Drop, Entry, Order, Page, PageRequest, Scope,
+    Stop,
 };
 use super::text::html_to_text;
 use super::{FetchError, PollContext, SourceError};
@@ -199,10 +200,7 @@ impl Api for Github {
     const PAGE_CAP: usize = RESULT_CAP / PER_PAGE;
 
     fn scopes(&self, ctx: &PollContext) -> Vec<Scope<String>> {
-        names(ctx)
-            .into_iter()
-            .map(|(name, _)| Scope::new(name.clone(), name))
-            .collect()
+        name_scopes(ctx)
     }
 
     async fn fetch(&self, ctx: &PollContext, req: &PageRequest<'_, String>) -> Result<Page, Stop> {

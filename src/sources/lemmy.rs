@@ -31,15 +31,12 @@ fn default_limit() -> u32 {
 impl LemmyConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
-        if self.instances.is_empty() {
-            problems.push((
-                "instances".into(),
-                "list at least one instance, e.g. instances = [\"https://lemmy.world\"]".into(),
-            ));
-        }
-        if !(1..=50).contains(&self.limit) {
-            problems.push(("limit".into(), "limit must be between 1 and 50".into()));
-        }
+        problems.extend(super::validate::non_empty(
+            "instances",
+            &self.instances,
+            "[\"https://lemmy.world\"]",
+        ));
+        problems.extend(super::validate::limit(self.limit, 50));
         problems
     }
 }

@@ -34,12 +34,11 @@ fn default_limit() -> u32 {
 impl MastodonConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
-        if self.instances.is_empty() {
-            problems.push((
-                "instances".into(),
-                "list at least one instance, e.g. instances = [\"https://mastodon.social\"]".into(),
-            ));
-        }
+        problems.extend(super::validate::non_empty(
+            "instances",
+            &self.instances,
+            "[\"https://mastodon.social\"]",
+        ));
         if let Some(tags) = &self.tags {
             for (i, t) in tags.iter().enumerate() {
                 if tag_of(t).is_empty() {
@@ -50,9 +49,7 @@ impl MastodonConfig {
                 }
             }
         }
-        if !(1..=40).contains(&self.limit) {
-            problems.push(("limit".into(), "limit must be between 1 and 40".into()));
-        }
+        problems.extend(super::validate::limit(self.limit, 40));
         problems
     }
 }

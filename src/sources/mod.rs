@@ -14,6 +14,7 @@ pub mod rss;
 pub mod scaffold;
 pub mod stackexchange;
 pub mod text;
+pub mod validate;
 pub mod web;
 
 use crate::config::ProductConfig;
@@ -217,6 +218,27 @@ pub struct PollContext {
 }
 
 impl PollContext {
+    /// A context for unit tests: no products, default HTTP settings, no lookback.
+    #[cfg(test)]
+    pub fn for_tests(
+        now: DateTime<Utc>,
+        cursors: HashMap<String, String>,
+        max_pages: usize,
+        overlap: chrono::Duration,
+    ) -> PollContext {
+        PollContext {
+            source: "test".into(),
+            http: HttpClient::new(&crate::config::HttpConfig::default()).expect("client"),
+            products: Arc::new(Vec::new()),
+            matcher: Arc::new(Matcher::new(&[])),
+            cursors,
+            now,
+            max_pages,
+            overlap,
+            lookback: None,
+        }
+    }
+
     /// A mention from this source with what every platform gives; the rest is unset.
     pub fn mention(&self, id: String, published_at: DateTime<Utc>, text: String) -> RawMention {
         RawMention {

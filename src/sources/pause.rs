@@ -77,29 +77,16 @@ impl Pause {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::HttpConfig;
-    use crate::matcher::Matcher;
-    use crate::sources::HttpClient;
+
     use chrono::TimeZone;
     use std::collections::HashMap;
-    use std::sync::Arc;
 
     fn ctx(now: DateTime<Utc>, saved: Option<&str>) -> PollContext {
         let mut cursors = HashMap::new();
         if let Some(v) = saved {
             cursors.insert(PAUSE_SCOPE.to_string(), v.to_string());
         }
-        PollContext {
-            source: "gh".into(),
-            http: HttpClient::new(&HttpConfig::default()).unwrap(),
-            products: Arc::new(Vec::new()),
-            matcher: Arc::new(Matcher::new(&[])),
-            cursors,
-            now,
-            max_pages: 1,
-            overlap: chrono::Duration::zero(),
-            lookback: None,
-        }
+        PollContext::for_tests(now, cursors, 1, chrono::Duration::zero())
     }
 
     fn at(h: u32) -> DateTime<Utc> {

@@ -67,17 +67,12 @@ const PUBLIC_BASE: &str = "https://www.reddit.com";
 impl RedditConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut problems = Vec::new();
-        match (&self.client_id, &self.client_secret) {
-            (Some(_), None) => problems.push((
-                "client_secret".into(),
-                "client_id is set but client_secret is not: set both (e.g. client_secret = \"env:REDDIT_CLIENT_SECRET\")".into(),
-            )),
-            (None, Some(_)) => problems.push((
-                "client_id".into(),
-                "client_secret is set but client_id is not: set both (e.g. client_id = \"env:REDDIT_CLIENT_ID\")".into(),
-            )),
-            _ => {}
-        }
+        problems.extend(super::validate::paired(
+            ("client_id", self.client_id.is_some()),
+            ("client_secret", self.client_secret.is_some()),
+            "set both (e.g. client_id = \"env:REDDIT_CLIENT_ID\")",
+            "set both (e.g. client_secret = \"env:REDDIT_CLIENT_SECRET\")",
+        ));
         let user = self.username();
         if user.len() < 3
             || user.len() > 20
@@ -96,9 +91,7 @@ impl RedditConfig {
                 "app_id must be a non-empty word without `:` or spaces".into(),
             ));
         }
-        if !(1..=100).contains(&self.limit) {
-            problems.push(("limit".into(), "limit must be between 1 and 100".into()));
-        }
+        problems.extend(super::validate::limit(self.limit, 100));
         for (i, sub) in self.subreddits.iter().enumerate() {
             let name = subreddit_name(sub);
             if name.len() < 2

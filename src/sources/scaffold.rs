@@ -582,6 +582,14 @@ pub fn names(ctx: &PollContext) -> Vec<(String, Vec<String>)> {
     out
 }
 
+/// One scope per product name or alias, keyed by the name.
+pub fn name_scopes(ctx: &PollContext) -> Vec<Scope<String>> {
+    names(ctx)
+        .into_iter()
+        .map(|(name, _)| Scope::new(name.clone(), name))
+        .collect()
+}
+
 /// `url` with `{query}` replaced by each product name and alias (URL-encoded), each once;
 /// a URL without `{query}` as it is.
 pub fn templated(url: &str, ctx: &PollContext) -> Vec<String> {
@@ -647,13 +655,11 @@ pub fn join_title(title: String, body: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::HttpConfig;
-    use crate::matcher::Matcher;
-    use crate::sources::HttpClient;
+
     use chrono::TimeZone;
     use proptest::prelude::*;
     use std::collections::{HashMap, HashSet};
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
     const PAGE: usize = 3;
 
@@ -726,17 +732,12 @@ mod tests {
     }
 
     fn ctx(now: DateTime<Utc>, cursors: HashMap<String, String>, max_pages: usize) -> PollContext {
-        PollContext {
-            source: "fake".into(),
-            http: HttpClient::new(&HttpConfig::default()).unwrap(),
-            products: Arc::new(Vec::new()),
-            matcher: Arc::new(Matcher::new(&[])),
-            cursors,
+        PollContext::for_tests(
             now,
+            cursors,
             max_pages,
-            overlap: chrono::Duration::minutes(OVERLAP_MIN),
-            lookback: None,
-        }
+            chrono::Duration::minutes(OVERLAP_MIN),
+        )
     }
 
     const OVERLAP_MIN: i64 = 30;

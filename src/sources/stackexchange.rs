@@ -44,12 +44,11 @@ fn default_sites() -> Vec<String> {
 impl StackExchangeConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        if self.sites.is_empty() {
-            out.push((
-                "sites".into(),
-                "no sites given: list at least one, e.g. sites = [\"stackoverflow\"]".into(),
-            ));
-        }
+        out.extend(super::validate::non_empty(
+            "sites",
+            &self.sites,
+            "[\"stackoverflow\"]",
+        ));
         for (i, s) in self.sites.iter().enumerate() {
             if s.trim().is_empty() || s.contains(['/', '?', '&', ' ']) {
                 out.push((
