@@ -66,6 +66,8 @@ struct Platform {
     items: Arc<Mutex<Vec<Item>>>,
     mode: Arc<Mutex<Mode>>,
     requests: Arc<Mutex<Vec<(Instant, Request)>>>,
+    /// Body bytes served by the data endpoint.
+    bytes: Arc<Mutex<usize>>,
     /// Fixed when the platform starts: item times are relative to it.
     now: DateTime<Utc>,
 }
@@ -99,6 +101,23 @@ struct Row {
     html: bool,
     /// What a second poll's request carries of the cursor.
     cursor_sent: fn(&Request) -> bool,
+    /// The oldest creation time the request asks for, where the API filters by time
+    /// server-side (the served list honours it, as the real API does).
+    server_floor: fn(&Request) -> Option<DateTime<Utc>>,
+}
+
+fn no_floor(_: &Request) -> Option<DateTime<Utc>> {
+    None
+}
+
+fn epoch(v: &str) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(v.parse().ok()?, 0)
+}
+
+fn rfc3339(v: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(v)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn iso(t: DateTime<Utc>) -> String {
@@ -299,6 +318,10 @@ fn rows() -> Vec<Row> {
             cursor_sent: |r| {
                 query(r, "numericFilters").is_some_and(|f| f.starts_with("created_at_i>="))
             },
+            server_floor: |r| {
+                let f = query(r, "numericFilters")?;
+                epoch(f.strip_prefix("created_at_i>=")?.split(',').next()?)
+            },
         },
         Row {
             kind: "reddit",
@@ -311,6 +334,7 @@ fn rows() -> Vec<Row> {
             html: false,
             // No time parameter: the listing is paged down to the floor.
             cursor_sent: |r| query(r, "sort").as_deref() == Some("new"),
+            server_floor: no_floor,
         },
         Row {
             kind: "mastodon",
@@ -320,6 +344,7 @@ fn rows() -> Vec<Row> {
             auth: &[],
             html: true,
             cursor_sent: |r| query(r, "min_id").is_some(),
+            server_floor: no_floor,
         },
         Row {
             kind: "lemmy",
@@ -329,6 +354,7 @@ fn rows() -> Vec<Row> {
             auth: &[],
             html: false,
             cursor_sent: |r| query(r, "sort").as_deref() == Some("New"),
+            server_floor: no_floor,
         },
         Row {
             kind: "rss",
@@ -338,6 +364,7 @@ fn rows() -> Vec<Row> {
             auth: &[],
             html: true,
             cursor_sent: |r| r.headers.contains_key("if-none-match"),
+            server_floor: no_floor,
         },
         Row {
             kind: "stackexchange",
@@ -347,6 +374,7 @@ fn rows() -> Vec<Row> {
             auth: &[],
             html: true,
             cursor_sent: |r| query(r, "fromdate").is_some(),
+            server_floor: |r| epoch(&query(r, "fromdate")?),
         },
         Row {
             kind: "github",
@@ -356,6 +384,7 @@ fn rows() -> Vec<Row> {
             auth: &[],
             html: true,
             cursor_sent: |r| query(r, "q").is_some_and(|q| q.contains(" created:>=")),
+            server_floor: |r| rfc3339(query(r, "q")?.split(" created:>=").nth(1)?),
         },
         Row {
             kind: "bluesky",
@@ -367,6 +396,7 @@ fn rows() -> Vec<Row> {
             auth: &[("POST", "/xrpc/com.atproto.server.createSession", SESSION)],
             html: false,
             cursor_sent: |r| query(r, "since").is_some(),
+            server_floor: |r| rfc3339(&query(r, "since")?),
         },
         Row {
             kind: "web",
@@ -378,6 +408,7 @@ fn rows() -> Vec<Row> {
             auth: &[],
             html: true,
             cursor_sent: |r| r.headers.contains_key("if-none-match"),
+            server_floor: no_floor,
         },
     ]
 }
@@ -389,6 +420,7 @@ async fn start(row: &Row) -> (MockServer, Platform) {
         items: Arc::default(),
         mode: Arc::new(Mutex::new(Mode::Normal)),
         requests: Arc::default(),
+        bytes: Arc::default(),
         now: Utc::now(),
     };
     for (m, route, body) in row.auth {
@@ -402,7 +434,7 @@ async fn start(row: &Row) -> (MockServer, Platform) {
             .mount(&server)
             .await;
     }
-    let render = row.render;
+    let (render, server_floor) = (row.render, row.server_floor);
     let state = p.clone();
     Mock::given(method("GET"))
         .and(path(row.data_path))
@@ -443,7 +475,15 @@ async fn start(row: &Row) -> (MockServer, Platform) {
                 Mode::Normal => {}
             }
             drop(mode);
-            let items = state.items.lock().unwrap().clone();
+            let floor = server_floor(r);
+            let items: Vec<Item> = state
+                .items
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|i| floor.is_none_or(|f| i.at(state.now) >= f))
+                .cloned()
+                .collect();
             let (ctype, body) = render(&items, state.now, r);
             // Feeds and pages carry a validator that changes with their content.
             let etag = format!("\"v{}\"", items.iter().map(|i| i.n).sum::<u64>());
@@ -453,6 +493,7 @@ async fn start(row: &Row) -> (MockServer, Platform) {
             {
                 return ResponseTemplate::new(304);
             }
+            *state.bytes.lock().unwrap() += body.len();
             ResponseTemplate::new(200)
                 .insert_header("content-type", ctype)
                 .insert_header("etag", etag.as_str())
@@ -464,6 +505,11 @@ async fn start(row: &Row) -> (MockServer, Platform) {
 }
 
 fn config(row: &Row, base: &str, max_body: usize) -> String {
+    config_with(row, base, max_body, "overlap = \"1h\"")
+}
+
+/// The config with `overlap` as given (a line, or empty for the platform's default).
+fn config_with(row: &Row, base: &str, max_body: usize, overlap: &str) -> String {
     format!(
         r#"
 [store]
@@ -482,7 +528,7 @@ exclude = ["giveaway"]
 
 [[sources]]
 type = "{kind}"
-overlap = "1h"
+{overlap}
 {keys}
 "#,
         kind = row.kind,
@@ -739,4 +785,53 @@ async fn a_timeout_is_retried_then_reported_and_the_daemon_path_goes_on() {
         assert_eq!(n(&sum, "stored"), 1, "{kind}: {sum}");
     })
     .await;
+}
+
+/// What the overlap costs: requests, bytes and items read by a poll after a busy three hours
+/// (30 posts, one every 6 minutes, then one new one), without overlap (`0s`) and with the
+/// platform's default. Prints a table (`cargo test --test source_conformance overlap_cost --
+/// --nocapture`); the README's figures come from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlap_cost() {
+    let rows: &'static [Row] = Box::leak(rows().into_boxed_slice());
+    let busy: Vec<Item> = (1..=30)
+        .map(|n| Item::new(n, n as i64 * 6, &format!("Widgetron post number {n}")))
+        .collect();
+    let mut table = vec![format!(
+        "{:<14} {:>16} {:>20} {:>18}",
+        "source", "requests 0s/def", "bytes 0s/default", "items read 0s/def"
+    )];
+    for row in rows {
+        let mut figures = Vec::new();
+        for overlap in ["overlap = \"0s\"", ""] {
+            let (server, p) = start(row).await;
+            let env = Arc::new(Env::new(&config_with(row, &server.uri(), 1 << 20, overlap)));
+            p.set(busy.clone());
+            let first = poll(&env).await;
+            assert!(first["error"].is_null(), "{}: {first}", row.kind);
+            let mut items = busy.clone();
+            items.insert(0, Item::new(31, 1, "Widgetron post number 31"));
+            p.set(items);
+            let (requests, bytes) = (p.requests().len(), *p.bytes.lock().unwrap());
+            let second = poll(&env).await;
+            assert_eq!(n(&second, "stored"), 1, "{}: {second}", row.kind);
+            figures.push((
+                p.requests().len() - requests,
+                *p.bytes.lock().unwrap() - bytes,
+                n(&second, "fetched"),
+            ));
+            drop(server);
+        }
+        let (a, b) = (figures[0], figures[1]);
+        // Reading the window again never costs more requests than its pages.
+        assert!(b.0 <= a.0 + 1, "{}: {a:?} vs {b:?}", row.kind);
+        table.push(format!(
+            "{:<14} {:>16} {:>20} {:>18}",
+            row.kind,
+            format!("{} / {}", a.0, b.0),
+            format!("{} / {}", a.1, b.1),
+            format!("{} / {}", a.2, b.2)
+        ));
+    }
+    println!("{}", table.join("\n"));
 }

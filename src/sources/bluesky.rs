@@ -209,11 +209,6 @@ impl Bluesky {
             if let Some(since) = req.floor {
                 q.append_pair("since", &since.to_rfc3339_opts(SecondsFormat::Millis, true));
             }
-            if let Some(until) = req.upper.filter(|_| req.token.is_none()) {
-                // `until` is exclusive: from a second past the oldest post read.
-                let until = until + ChronoDuration::seconds(1);
-                q.append_pair("until", &until.to_rfc3339_opts(SecondsFormat::Millis, true));
-            }
             if let Some(lang) = &self.config.lang {
                 q.append_pair("lang", lang);
             }

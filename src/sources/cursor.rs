@@ -44,9 +44,6 @@ pub struct Cursor {
 pub struct Resume {
     /// The oldest publication time still to read.
     pub floor: DateTime<Utc>,
-    /// Newest-first lists: everything newer than this was read; the walk goes on below it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upper: Option<DateTime<Utc>>,
     /// The platform's position to go on from (page token, `after`, `min_id`, page number).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -137,19 +134,14 @@ mod tests {
     fn merge_keeps_the_newer_position_and_the_lower_floor() {
         let top = Resume {
             floor: t(10),
-            upper: Some(t(12)),
             token: Some("p3".into()),
         };
         let old = Resume {
             floor: t(6),
-            upper: Some(t(8)),
             token: Some("x".into()),
         };
         let m = Resume::merge(Some(top.clone()), Some(old)).unwrap();
-        assert_eq!(
-            (m.floor, m.upper, m.token.as_deref()),
-            (t(6), Some(t(12)), Some("p3"))
-        );
+        assert_eq!((m.floor, m.token.as_deref()), (t(6), Some("p3")));
         assert_eq!(Resume::merge(None, Some(top.clone())), Some(top));
     }
 

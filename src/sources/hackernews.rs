@@ -95,9 +95,6 @@ impl HackerNews {
             if let Some(f) = req.floor {
                 filters.push(format!("created_at_i>={}", f.timestamp()));
             }
-            if let Some(u) = req.upper {
-                filters.push(format!("created_at_i<={}", u.timestamp()));
-            }
             if !filters.is_empty() {
                 q.append_pair("numericFilters", &filters.join(","));
             }
@@ -158,12 +155,7 @@ impl Api for HackerNews {
 
     async fn fetch(&self, ctx: &PollContext, req: &PageRequest<'_, Query>) -> Result<Page, Stop> {
         let query = req.scope;
-        // A resumed walk asks for its range (`upper`) from page 0.
-        let page: u32 = req
-            .token
-            .filter(|_| req.page > 1)
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
+        let page: u32 = req.token.and_then(|t| t.parse().ok()).unwrap_or(0);
         let fetched = ctx.http.get(&self.page_url(req, page), &[]).await?;
         let body: SearchPage = fetched.json().map_err(SourceError::Parse)?;
         let next = (page + 1 < body.nb_pages).then(|| (page + 1).to_string());
