@@ -573,6 +573,34 @@ struct Problems<'a> {
 }
 
 impl Problems<'_> {
+    /// A duration key of an entry (`"10m"`), taken out of it: `Err` once the problem is
+    /// recorded under `base.key`.
+    fn duration(
+        &mut self,
+        entry: &mut toml::Table,
+        base: &str,
+        key: &str,
+        example: &str,
+    ) -> Result<Option<Duration>, ()> {
+        match entry.remove(key) {
+            Some(toml::Value::String(s)) => match parse_duration(&s) {
+                Ok(d) => Ok(Some(d)),
+                Err(e) => {
+                    self.push(&format!("{base}.{key}"), e);
+                    Err(())
+                }
+            },
+            Some(_) => {
+                self.push(
+                    &format!("{base}.{key}"),
+                    format!("`{key}` must be a string like \"{example}\""),
+                );
+                Err(())
+            }
+            None => Ok(None),
+        }
+    }
+
     fn push(&mut self, key: &str, message: String) {
         let line = locate(self.doc, key).map(|offset| line_of(self.text, offset));
         self.list.push(ConfigProblem {
@@ -680,56 +708,15 @@ impl Problems<'_> {
                 }
                 None => None,
             };
-            let interval = match entry.remove("interval") {
-                Some(toml::Value::String(s)) => match parse_duration(&s) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        self.push(&format!("{base}.interval"), e);
-                        continue;
-                    }
-                },
-                Some(_) => {
-                    self.push(
-                        &format!("{base}.interval"),
-                        "`interval` must be a string like \"10m\"".into(),
-                    );
-                    continue;
-                }
-                None => Duration::from_secs(600),
+            let Ok(interval) = self.duration(&mut entry, &base, "interval", "10m") else {
+                continue;
             };
-            let overlap = match entry.remove("overlap") {
-                Some(toml::Value::String(s)) => match parse_duration(&s) {
-                    Ok(d) => Some(d),
-                    Err(e) => {
-                        self.push(&format!("{base}.overlap"), e);
-                        continue;
-                    }
-                },
-                Some(_) => {
-                    self.push(
-                        &format!("{base}.overlap"),
-                        "`overlap` must be a string like \"1h\" (\"0s\" turns it off)".into(),
-                    );
-                    continue;
-                }
-                None => None,
+            let interval = interval.unwrap_or(Duration::from_secs(600));
+            let Ok(overlap) = self.duration(&mut entry, &base, "overlap", "1h") else {
+                continue;
             };
-            let lookback = match entry.remove("lookback") {
-                Some(toml::Value::String(s)) => match parse_duration(&s) {
-                    Ok(d) => Some(d),
-                    Err(e) => {
-                        self.push(&format!("{base}.lookback"), e);
-                        continue;
-                    }
-                },
-                Some(_) => {
-                    self.push(
-                        &format!("{base}.lookback"),
-                        "`lookback` must be a string like \"1d\"".into(),
-                    );
-                    continue;
-                }
-                None => None,
+            let Ok(lookback) = self.duration(&mut entry, &base, "lookback", "1d") else {
+                continue;
             };
             let max_pages = match entry.remove("max_pages") {
                 Some(toml::Value::Integer(n)) if (1..=100).contains(&n) => n as usize,
@@ -913,6 +900,26 @@ mod tests {
             Err(ConfigError::Invalid { problems, .. }) => problems,
             Err(e) => panic!("{e}"),
         }
+    }
+
+    #[test]
+    fn overlap_lookback_and_max_pages_are_keys_of_every_source_with_platform_defaults() {
+        let base = "[[products]]\nname = \"W\"\n[[sources]]\ntype = \"github\"\n";
+        let c = Config::parse(base, Path::new("t.toml")).unwrap();
+        let gh = &c.sources[0];
+        assert_eq!(gh.overlap, Duration::from_secs(6 * 3600));
+        assert_eq!(gh.lookback, Some(Duration::from_secs(24 * 3600)));
+        assert_eq!(gh.max_pages, DEFAULT_MAX_PAGES);
+        let hn = "[[products]]\nname = \"W\"\n[[sources]]\ntype = \"hackernews\"\noverlap = \"15m\"\nmax_pages = 9\n";
+        let c = Config::parse(hn, Path::new("t.toml")).unwrap();
+        assert_eq!(c.sources[0].overlap, Duration::from_secs(900));
+        assert_eq!((c.sources[0].lookback, c.sources[0].max_pages), (None, 9));
+        let bad = problems(&format!("{base}overlap = \"soon\"\nmax_pages = 0\n"));
+        assert_eq!(bad[0].key, "sources[0].overlap");
+        assert_eq!(bad[0].line, Some(5), "{bad:?}");
+        let bad = problems(&format!("{base}max_pages = 0\n"));
+        assert_eq!(bad[0].key, "sources[0].max_pages");
+        assert!(bad[0].message.contains("1 to 100"), "{bad:?}");
     }
 
     #[test]

@@ -7,17 +7,8 @@ mod sources;
 use pulse::sources::github::{Github, GithubConfig};
 use pulse::sources::{FetchError, Source, SourceError};
 use sources::*;
-
-/// The common `ctx` with this platform's default first-poll lookback (a day).
-fn ctx(
-    source: &str,
-    products: Vec<pulse::config::ProductConfig>,
-    cursors: HashMap<String, String>,
-) -> pulse::sources::PollContext {
-    let mut c = sources::ctx(source, products, cursors);
-    c.lookback = Some(std::time::Duration::from_secs(24 * 3600));
-    c
-}
+// This platform's first poll looks back a day.
+use sources::ctx_with_lookback as ctx;
 use std::collections::HashMap;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

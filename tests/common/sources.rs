@@ -78,6 +78,18 @@ pub fn ctx(
     }
 }
 
+/// [`ctx`] with the one-day first-poll lookback that GitHub, Stack Exchange and Bluesky
+/// default to.
+pub fn ctx_with_lookback(
+    source: &str,
+    products: Vec<ProductConfig>,
+    cursors: HashMap<String, String>,
+) -> PollContext {
+    let mut c = ctx(source, products, cursors);
+    c.lookback = Some(Duration::from_secs(24 * 3600));
+    c
+}
+
 /// The cursors a poll returned, as the store would hand them to the next poll (later
 /// values win).
 pub fn saved(out: &PollOutput) -> HashMap<String, String> {
