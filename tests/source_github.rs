@@ -187,16 +187,8 @@ async fn empty_result() {
         .poll(&ctx("gh", widgetron(), HashMap::new()))
         .await
         .unwrap();
-    assert!(out.mentions.is_empty() && out.errors.is_empty());
-    assert_eq!(out.counts.fetched, 0);
     // Nothing seen: no newest time is saved...
-    for (_, c) in &out.cursors {
-        let c: serde_json::Value = serde_json::from_str(c).unwrap();
-        assert!(
-            c.get("newest").is_none() && c.get("resume").is_none(),
-            "{c}"
-        );
-    }
+    assert_nothing_seen(&out);
     // ...so the next poll, an hour later, is again a first poll over the lookback window.
     Mock::given(method("GET"))
         .and(path(PATH))

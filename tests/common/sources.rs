@@ -90,6 +90,19 @@ pub fn ctx_with_lookback(
     c
 }
 
+/// A poll that read nothing and saved no newest time nor undone work.
+pub fn assert_nothing_seen(out: &PollOutput) {
+    assert!(out.mentions.is_empty() && out.errors.is_empty());
+    assert_eq!(out.counts.fetched, 0);
+    for (_, c) in &out.cursors {
+        let c: serde_json::Value = serde_json::from_str(c).unwrap();
+        assert!(
+            c.get("newest").is_none() && c.get("resume").is_none(),
+            "{c}"
+        );
+    }
+}
+
 /// The cursors a poll returned, as the store would hand them to the next poll (later
 /// values win).
 pub fn saved(out: &PollOutput) -> HashMap<String, String> {
